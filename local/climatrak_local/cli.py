@@ -1,0 +1,207 @@
+"""The `climatrak` command line.
+
+Commands talk to the running local runtime, which they find through its state file
+(`climatrak_local.state`), so they work whatever ports `climatrak local up` was given.
+Groups are plain Typer apps: later modules add theirs (`reports`, `query`, `events`) with
+`app.add_typer(...)` next to the ones below.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from climatrak.core.config import DEFAULT_TIMEZONE, Settings
+from climatrak.core.errors import DomainError
+from climatrak.core.identity import Role, validate_tenant_slug
+from climatrak_local import state, tokens
+
+app = typer.Typer(
+    help="ClimaTrak Cloud: local runtime and operations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+local_app = typer.Typer(help="The local runtime (everything on this machine, no AWS).", no_args_is_help=True)
+tenants_app = typer.Typer(help="Tenants.", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+app.add_typer(tenants_app, name="tenants")
+
+
+class CliError(Exception):
+    """A failure worth one line to the user, never a traceback."""
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turns the errors a user can act on into one-line messages and exit status 1."""
+    try:
+        yield
+    except state.RuntimeNotRunning as error:
+        raise fail(str(error)) from None
+    except DomainError as error:
+        raise fail(error.detail) from None
+    except (CliError, ValueError) as error:
+        raise fail(str(error)) from None
+
+
+def connect() -> Settings:
+    """Settings of the environment the CLI points at: the running local runtime."""
+    state.connect_env()
+    return Settings.from_env()
+
+
+def print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+# -- climatrak local ---------------------------------------------------------------------------
+
+
+@local_app.command("up")
+def local_up(
+    api_port: Annotated[int, typer.Option(help="API Gateway emulation port (0: any free port).")] = 3000,
+    mqtt_port: Annotated[int, typer.Option(help="MQTT broker port (0: any free port).")] = 1883,
+    moto_port: Annotated[int, typer.Option(help="moto (AWS services) port (0: any free port).")] = 0,
+) -> None:
+    """Start the local runtime in the foreground; Ctrl-C stops it."""
+    from climatrak_local.runtime import LocalRuntime
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        running = state.read_state()
+    except state.RuntimeNotRunning:
+        running = None
+    if running is not None:
+        raise fail(f"a local runtime is already running (pid {running.pid}, api {running.api_url})")
+
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    runtime = LocalRuntime(api_port=api_port, mqtt_port=mqtt_port, moto_port=moto_port)
+    try:
+        runtime.start()
+    except Exception as error:
+        raise fail(f"could not start the local runtime: {error}") from None
+    pid = os.getpid()
+    try:
+        state.write_state(
+            state.RuntimeState(
+                pid=pid,
+                api_url=runtime.api_url,
+                api_port=runtime.api_port,
+                mqtt_port=runtime.mqtt_port,
+                moto_port=runtime.moto_port,
+                endpoint_url=runtime.endpoint_url,
+                jwt_secret=runtime.jwt_secret,
+                environment=runtime.environment,
+            )
+        )
+        typer.echo(
+            f"climatrak local runtime ready: api {runtime.api_url} (docs {runtime.api_url}/api/docs), "
+            f"mqtt mqtt://127.0.0.1:{runtime.mqtt_port}, aws {runtime.endpoint_url} - Ctrl-C to stop"
+        )
+        sys.stdout.flush()
+        while not stop_requested.wait(0.5):
+            pass
+    finally:
+        typer.echo("stopping local runtime...")
+        runtime.stop()
+        state.clear_state(pid)
+    typer.echo("stopped")
+
+
+@local_app.command("token")
+def local_token(
+    tenant: Annotated[str, typer.Option(help="Tenant slug the token belongs to.")],
+    role: Annotated[Role, typer.Option(help="Membership role.", case_sensitive=False)],
+    user_id: Annotated[int, typer.Option(help="User id claim.")] = 1,
+    email: Annotated[str | None, typer.Option(help="Email claim (default: user<ID>@<tenant>.local).")] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=1)] = tokens.DEFAULT_TTL_SECONDS,
+) -> None:
+    """Print a bearer token accepted by the running local API."""
+    with user_errors():
+        validate_tenant_slug(tenant)
+        runtime = state.read_state()
+        typer.echo(tokens.issue_token(runtime.jwt_secret, tenant, role.value, user_id=user_id, email=email, ttl=ttl))
+
+
+@local_app.command("status")
+def local_status() -> None:
+    """Show where the running local runtime listens."""
+    with user_errors():
+        runtime = state.read_state()
+        print_json(
+            {
+                "pid": runtime.pid,
+                "api_url": runtime.api_url,
+                "mqtt_port": runtime.mqtt_port,
+                "endpoint_url": runtime.endpoint_url,
+            }
+        )
+
+
+# -- climatrak tenants -------------------------------------------------------------------------
+
+
+@tenants_app.command("create")
+def tenants_create(
+    slug: Annotated[str, typer.Argument(help="Tenant slug: lower-case letters, digits, '-' or '_'.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone.")] = DEFAULT_TIMEZONE,
+) -> None:
+    """Create a tenant."""
+    with user_errors():
+        settings = connect()
+        from climatrak.registry.logic import create_tenant
+
+        print_json(create_tenant(settings, slug, name, timezone))
+
+
+# -- climatrak demo ----------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the end-to-end demo on a fresh local runtime."""
+    from climatrak_local.demo import run_demo
+
+    with user_errors():
+        result = run_demo()
+    if isinstance(result, int) and result:
+        raise typer.Exit(result)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # the promise: one line, never a traceback
+        typer.echo(f"error: {type(error).__name__}: {error}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

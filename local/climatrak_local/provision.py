@@ -1,0 +1,77 @@
+"""Creates every table, bucket and queue from the specs CDK deploys (climatrak.core.resources)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from climatrak.core.resources import BUCKETS, QUEUES, TABLES, BucketSpec, QueueSpec, TableSpec
+
+
+def dead_letter_queue_name(spec: QueueSpec) -> str:
+    return f"{spec.local_name}-dlq"
+
+
+def create_table(dynamodb: Any, spec: TableSpec) -> None:
+    key_schema = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
+    attributes = {spec.partition_key}
+    if spec.sort_key:
+        key_schema.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
+        attributes.add(spec.sort_key)
+    for index in spec.indexes:
+        attributes.update((index.partition_key, index.sort_key))
+    request: dict[str, Any] = {
+        "TableName": spec.local_name,
+        "KeySchema": key_schema,
+        # Every key attribute in the product is a string (tenant-prefixed keys, ISO timestamps).
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if spec.indexes:
+        request["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in spec.indexes
+        ]
+    if spec.stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    dynamodb.create_table(**request)
+    if spec.ttl_attribute:
+        dynamodb.update_time_to_live(
+            TableName=spec.local_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+        )
+
+
+def create_bucket(s3: Any, spec: BucketSpec) -> None:
+    s3.create_bucket(Bucket=spec.local_name)
+
+
+def create_queue(sqs: Any, spec: QueueSpec, visibility_timeout_seconds: int) -> str:
+    """Creates the queue and its DLQ; returns the queue URL."""
+    dlq_url = sqs.create_queue(QueueName=dead_letter_queue_name(spec))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
+    queue_url: str = sqs.create_queue(
+        QueueName=spec.local_name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    return queue_url
+
+
+def provision_all(dynamodb: Any, s3: Any, sqs: Any, visibility_timeout_seconds: int) -> dict[str, str]:
+    """Creates everything; returns the queue URLs by the env var that names each queue."""
+    for table in TABLES:
+        create_table(dynamodb, table)
+    for bucket in BUCKETS:
+        create_bucket(s3, bucket)
+    return {queue.env_var: create_queue(sqs, queue, visibility_timeout_seconds) for queue in QUEUES}

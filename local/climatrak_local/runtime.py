@@ -1,0 +1,320 @@
+"""The local runtime: the whole product on one machine, in one process, no AWS account.
+
+moto (server mode) stands in for DynamoDB, S3 and SQS; an HTTP server emulates API Gateway
+with a local JWT issuer in place of Cognito; an MQTT broker emulates IoT Core and its topic
+rule; pollers emulate Lambda's event source mappings and invoke the real handlers in-process.
+Handlers reach moto through AWS_ENDPOINT_URL, exactly as they reach AWS without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from climatrak.core import aws
+from climatrak.core.config import Settings
+from climatrak.core.resources import (
+    BUCKETS,
+    INGEST_BATCH_SIZE,
+    INGEST_FUNCTION_TIMEOUT_SECONDS,
+    INGEST_QUEUE,
+    TABLES,
+    QueueSpec,
+)
+from climatrak_local import tokens
+from climatrak_local.activity import Activity
+from climatrak_local.apigw import ApiGateway, ApiServer
+from climatrak_local.lambda_invoke import REGION, Handler, HandlerRef, resolve_handler
+from climatrak_local.mqtt import MqttBroker, SqsRuleAction
+from climatrak_local.pollers import SqsPoller
+from climatrak_local.provision import dead_letter_queue_name, provision_all
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HANDLERS: dict[str, str] = {
+    "api": "functions.api.handler.handler",
+    "ingest_http": "functions.ingest_http.handler.handler",
+    "ingest": "functions.ingest.handler.handler",
+}
+
+
+@dataclass(frozen=True)
+class SqsConsumer:
+    """An SQS event source mapping: which function consumes which queue, in what batches."""
+
+    function: str
+    queue: QueueSpec
+    batch_size: int
+    timeout_seconds: int
+
+
+# Later modules add their consumers here (and a DynamoDB stream poller next to them).
+SQS_CONSUMERS: tuple[SqsConsumer, ...] = (
+    SqsConsumer("ingest", INGEST_QUEUE, INGEST_BATCH_SIZE, INGEST_FUNCTION_TIMEOUT_SECONDS),
+)
+
+# Locally the batching window is short so the demo and tests see results quickly, and the
+# visibility timeout is short so failed records come back in seconds rather than minutes.
+LOCAL_BATCHING_WINDOW_SECONDS = 0.5
+LOCAL_VISIBILITY_TIMEOUT_SECONDS = 5
+
+
+class LocalRuntime:
+    """Starts everything on 127.0.0.1. Port 0 means "pick a free port"; read the chosen ports
+    back from `api_port`, `mqtt_port` and `moto_port` after `start()`."""
+
+    def __init__(
+        self,
+        api_port: int = 3000,
+        mqtt_port: int = 1883,
+        moto_port: int = 0,
+        *,
+        jwt_secret: str | None = None,
+        handlers: Mapping[str, HandlerRef] | None = None,
+        visibility_timeout_seconds: int = LOCAL_VISIBILITY_TIMEOUT_SECONDS,
+        batching_window_seconds: float = LOCAL_BATCHING_WINDOW_SECONDS,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.jwt_secret = jwt_secret or secrets.token_urlsafe(32)
+        self._handlers: dict[str, HandlerRef] = {**DEFAULT_HANDLERS, **(handlers or {})}
+        self._requested = {"api": api_port, "mqtt": mqtt_port, "moto": moto_port}
+        self._visibility_timeout = visibility_timeout_seconds
+        self._batching_window = batching_window_seconds
+        self._extra_env = dict(extra_env or {})
+        self._activity = Activity()
+        self._moto: ThreadedMotoServer | None = None
+        self._api: ApiServer | None = None
+        self._broker: MqttBroker | None = None
+        self._rule_action: SqsRuleAction | None = None
+        self._pollers: list[SqsPoller] = []
+        self._saved_env: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+        self.environment: dict[str, str] = {}
+        self.queue_urls: dict[str, str] = {}
+        self.started = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalRuntime:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        try:
+            self._start_moto()
+            # Bound now (serving later) so a port-0 request has its real port in the environment.
+            self._api = ApiServer(self._requested["api"], ApiGateway(self.handler, self.jwt_secret, self._activity))
+            self._apply_environment()
+            self.queue_urls = provision_all(
+                self.client("dynamodb"), self.client("s3"), self.client("sqs"), self._visibility_timeout
+            )
+            self._apply_environment()  # now with the queue URLs
+            self._start_mqtt()
+            self._start_pollers()
+            self._api.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.started = True
+        logger.info("local runtime ready: api %s, mqtt %s, aws %s", self.api_url, self.mqtt_port, self.endpoint_url)
+
+    def stop(self) -> None:
+        """Stops producers before consumers, then moto; safe to call twice or after a failed start."""
+        if self._api is not None:
+            self._api.stop()
+            self._api = None
+        if self._broker is not None:
+            self._broker.stop()
+            self._broker = None
+        if self._rule_action is not None:
+            self._rule_action.stop()
+            self._rule_action = None
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers = []
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self._restore_environment()
+        self.started = False
+
+    def _start_moto(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._requested["moto"], verbose=False)
+        self._moto.start()
+
+    def _start_mqtt(self) -> None:
+        self._rule_action = SqsRuleAction(self.client("sqs"), self.queue_urls[INGEST_QUEUE.env_var], self._activity)
+        self._rule_action.start()
+        self._broker = MqttBroker(self._requested["mqtt"], self._rule_action)
+        self._broker.start()
+
+    def _start_pollers(self) -> None:
+        for consumer in SQS_CONSUMERS:
+            poller = SqsPoller(
+                name=consumer.function,
+                sqs=self.client("sqs"),
+                queue_url=self.queue_urls[consumer.queue.env_var],
+                handler=lambda name=consumer.function: self.handler(name),  # type: ignore[misc]
+                activity=self._activity,
+                batch_size=consumer.batch_size,
+                batching_window_seconds=self._batching_window,
+                function_timeout_seconds=consumer.timeout_seconds,
+            )
+            poller.start()
+            self._pollers.append(poller)
+
+    # -- environment -----------------------------------------------------------------------
+
+    def _environment(self) -> dict[str, str]:
+        env = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",  # moto accepts any credentials
+            "AWS_SESSION_TOKEN": "local",
+            "POWERTOOLS_SERVICE_NAME": "climatrak",
+            "POWERTOOLS_METRICS_NAMESPACE": "ClimaTrak",
+            # Locally, EMF metric lines and INFO logs would flood the terminal of `local up`.
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "LOCAL_JWT_SECRET": self.jwt_secret,
+            "PUBLIC_BASE_URL": self.api_url,
+        }
+        env.update({table.env_var: table.local_name for table in TABLES})
+        env.update({bucket.env_var: bucket.local_name for bucket in BUCKETS})
+        env.update(self.queue_urls)
+        env.update(self._extra_env)
+        return env
+
+    def _apply_environment(self) -> None:
+        """Handlers read os.environ (Settings.from_env) when first imported, so this runs before
+        any handler import; boto3 clients cached by the product are rebuilt for the new endpoint."""
+        self.environment = self._environment()
+        for name, value in self.environment.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        aws.reset_clients()
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
+        aws.reset_clients()
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def handler(self, function: str) -> Handler:
+        with self._lock:
+            ref = self._handlers[function]
+        return resolve_handler(ref)
+
+    @contextmanager
+    def use_handlers(self, **overrides: HandlerRef) -> Iterator[None]:
+        """Temporarily routes functions to other handlers (tests swap in fakes this way)."""
+        with self._lock:
+            unknown = set(overrides) - set(self._handlers)
+            if unknown:
+                raise KeyError(f"unknown functions: {sorted(unknown)}")
+            previous = {name: self._handlers[name] for name in overrides}
+            self._handlers.update(overrides)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._handlers.update(previous)
+
+    # -- addresses and helpers -------------------------------------------------------------
+
+    @property
+    def moto_port(self) -> int:
+        assert self._moto is not None, "start() the runtime first"
+        return int(self._moto.get_host_and_port()[1])
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def api_port(self) -> int:
+        return self._api.port if self._api is not None else self._requested["api"]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def mqtt_port(self) -> int:
+        return self._broker.port if self._broker is not None else self._requested["mqtt"]
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(self.environment)
+
+    def dead_letter_queue_url(self, queue: QueueSpec) -> str:
+        url: str = self.client("sqs").get_queue_url(QueueName=dead_letter_queue_name(queue))["QueueUrl"]
+        return url
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the runtime's moto server (independent of os.environ)."""
+        return boto3.session.Session().client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+        )
+
+    def issue_token(self, tenant: str, role: str, user_id: int = 1, email: str | None = None) -> str:
+        return tokens.issue_token(self.jwt_secret, tenant, role, user_id=user_id, email=email)
+
+    # -- idleness --------------------------------------------------------------------------
+
+    def _queues_empty(self, sqs: Any) -> bool:
+        counters = (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
+        for url in self.queue_urls.values():
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(counters))["Attributes"]
+            if any(int(attributes.get(name, "0")) for name in counters):
+                return False
+        return True
+
+    def wait_until_idle(self, timeout: float = 30.0) -> None:
+        """Returns once every queue is empty and no invocation or rule delivery is in flight.
+
+        Publish with QoS 1 and wait for the PUBACK first: an acknowledged publish has already
+        reached the topic rule. Raises TimeoutError if the runtime is still busy at the deadline.
+        """
+        sqs = self.client("sqs")
+        deadline = time.monotonic() + timeout
+        while True:
+            in_flight, generation = self._activity.snapshot()
+            # Unchanged generation across the queue check: nothing started while we looked.
+            if in_flight == 0 and self._queues_empty(sqs) and self._activity.snapshot() == (0, generation):
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"local runtime still busy after {timeout} s")
+            time.sleep(0.05)
