@@ -1,13 +1,10 @@
 """POST /ingest for gateways: verify the HMAC signature, enqueue, answer 202."""
 
-from __future__ import annotations
-
 import base64
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -44,7 +41,7 @@ def raw_body() -> bytes:
 
 
 @app.post("/ingest/")
-def ingest() -> Response:
+def ingest() -> Any:
     headers = app.current_event.headers  # case-insensitive
     accepted = gateway().accept(
         tenant_header=headers.get("x-tenant"),

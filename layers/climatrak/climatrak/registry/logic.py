@@ -10,6 +10,7 @@ import secrets
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -17,9 +18,11 @@ from functools import cached_property
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from climatrak.core import aws
 from climatrak.core.config import DEFAULT_TIMEZONE, Settings
 from climatrak.core.errors import DomainError, NotFound
 from climatrak.core.identity import Principal, validate_tenant_slug
+from climatrak.core.timeutil import iso_ms
 from climatrak.registry.items import AssetItem, DeviceItem, SensorItem, SiteItem, TenantItem, parse_iso, utc_now_iso
 from climatrak.registry.models import (
     COUNTED_ASSET_STATUSES,
@@ -48,11 +51,13 @@ from climatrak.registry.models import (
     User,
 )
 from climatrak.registry.repository import RegistryRepository
+from climatrak.telemetry.readings import ReadingRepository
 
 T = TypeVar("T")
 
 # A device or sensor heard from within this window is online.
 ONLINE_WINDOW = timedelta(minutes=15)
+FRESHEN_CONCURRENCY = 16
 NOT_FOUND = "Not found."
 # DRF DecimalField places per stored decimal.
 COORDINATE_PLACES = Decimal("0.0000001")
@@ -232,6 +237,7 @@ class Registry:
 
     repo: RegistryRepository
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _freshened: set[int] = field(default_factory=set)
 
     @cached_property
     def sites(self) -> dict[int, SiteItem]:
@@ -267,10 +273,42 @@ class Registry:
     def sensors_of_asset(self, asset_id: int) -> list[SensorItem]:
         return [sensor for sensor in self.sensors if sensor.asset_id is not None and int(sensor.asset_id) == asset_id]
 
+    @cached_property
+    def _readings(self) -> ReadingRepository:
+        settings = self.repo.settings
+        return ReadingRepository(
+            aws.client("dynamodb"), settings.telemetry_table, settings.main_table, self.repo.tenant
+        )
+
+    def freshen(self, devices: Iterable[DeviceItem]) -> None:
+        """Overlay the newest Telemetry items on the loaded sensor and device items (in memory only).
+
+        Ingest refreshes the stored latest values every few minutes to keep its write cost at
+        one write unit per message; the Telemetry table always has the current ones."""
+        pending = [d for d in devices if int(d.id) not in self._freshened]
+        if not pending:
+            return
+        with ThreadPoolExecutor(max_workers=min(len(pending), FRESHEN_CONCURRENCY)) as pool:
+            newest = list(pool.map(lambda device: self._readings.newest(device.mqtt_client_id), pending))
+        for device, (newest_ts, values) in zip(pending, newest, strict=True):
+            self._freshened.add(int(device.id))
+            if newest_ts is not None and iso_ms(newest_ts) > (device.last_seen or ""):
+                device.last_seen = iso_ms(newest_ts)
+            for sensor in self.sensors_by_device.get(int(device.id), []):
+                hit = values.get(sensor.tag)
+                if hit and iso_ms(hit[0]) > (sensor.last_reading_at or ""):
+                    sensor.last_reading_at, sensor.last_value = iso_ms(hit[0]), hit[1]
+
+    def freshen_sensors(self, sensors: Iterable[SensorItem]) -> None:
+        device_ids = {int(sensor.device_id) for sensor in sensors}
+        self.freshen(self.devices[d] for d in device_ids if d in self.devices)
+
     def device_online(self, device: DeviceItem) -> bool:
+        self.freshen([device])
         return is_recent(device.last_seen, self.now)
 
     def sensor_online(self, sensor: SensorItem) -> bool:
+        self.freshen_sensors([sensor])
         return is_recent(sensor.last_reading_at, self.now)
 
 
@@ -378,6 +416,7 @@ def site_stats(repo: RegistryRepository, site_id: int) -> SiteStats:
     registry = Registry(repo)
     assets = [asset for asset in registry.assets.values() if int(asset.site_id) == site_id]
     devices = [device for device in registry.devices.values() if int(device.site_id) == site_id]
+    registry.freshen(devices)
     sensors = [sensor for device in devices for sensor in registry.sensors_by_device.get(int(device.id), [])]
     online_devices = sum(1 for device in devices if registry.device_online(device))
     alerts = active_alert_counts(repo, [asset.tag for asset in assets])
@@ -452,6 +491,8 @@ def asset_view(asset: AssetItem, registry: Registry) -> Asset:
 def latest_readings(sensors: Iterable[SensorItem], registry: Registry) -> dict[str, LatestReading]:
     """Latest reading per lower-case metric type; with several sensors of one type the newest wins."""
     readings: dict[str, LatestReading] = {}
+    sensors = list(sensors)
+    registry.freshen_sensors(sensors)
     for sensor in sorted(sensors, key=lambda s: s.last_reading_at or ""):
         if not sensor.metric_type:
             continue
@@ -520,6 +561,7 @@ def list_assets(repo: RegistryRepository, filters: Mapping[str, str | None]) -> 
 def list_assets_complete(repo: RegistryRepository, filters: Mapping[str, str | None]) -> list[AssetComplete]:
     registry = Registry(repo)
     rows = _filtered_assets(registry, filters)
+    registry.freshen(device for asset in rows for device in registry.devices_by_asset.get(int(asset.id), []))
     alerts = active_alert_counts(repo, [asset.tag for asset in rows])
     return [asset_complete_view(asset, registry, alerts) for asset in rows]
 
@@ -679,12 +721,14 @@ def _filtered_devices(
 
 def list_devices(repo: RegistryRepository, filters: Mapping[str, str | None]) -> list[Device]:
     registry = Registry(repo)
+    registry.freshen(registry.devices.values())
     return [device_view(device, registry) for device in _filtered_devices(registry, filters)]
 
 
 def site_devices(repo: RegistryRepository, site_id: int, filters: Mapping[str, str | None]) -> list[Device]:
     _require(repo.get_site(site_id))
     registry = Registry(repo)
+    registry.freshen(device for device in registry.devices.values() if int(device.site_id) == site_id)
     return [device_view(device, registry) for device in _filtered_devices(registry, filters, site_id)]
 
 
@@ -759,6 +803,7 @@ def rotate_device_secret(repo: RegistryRepository, device_id: int) -> DeviceWith
 
 
 def device_summary_view(device: DeviceItem, registry: Registry) -> DeviceSummary:
+    registry.freshen([device])
     sensors = sorted(registry.sensors_by_device.get(int(device.id), []), key=lambda sensor: sensor.tag)
     variables = [
         SensorVariable(
@@ -810,10 +855,12 @@ def site_device_summaries(
 ) -> list[DeviceSummary]:
     _require(repo.get_site(site_id))
     registry = Registry(repo)
+    registry.freshen(device for device in registry.devices.values() if int(device.site_id) == site_id)
     return [device_summary_view(device, registry) for device in _filtered_devices(registry, filters, site_id)]
 
 
 def sensor_view(sensor: SensorItem, registry: Registry) -> Sensor:
+    registry.freshen_sensors([sensor])
     device = registry.devices.get(int(sensor.device_id))
     asset = registry.assets.get(int(sensor.asset_id)) if sensor.asset_id is not None else None
     serial = device.serial_number if device else ""
@@ -838,7 +885,8 @@ def sensor_view(sensor: SensorItem, registry: Registry) -> Sensor:
 def asset_sensors(repo: RegistryRepository, asset_id: int, filters: Mapping[str, str | None]) -> list[Sensor]:
     _require(repo.get_asset(asset_id))
     registry = Registry(repo)
-    rows = sorted(repo.sensors_of_asset(asset_id), key=lambda sensor: sensor.tag)
+    rows = sorted(registry.sensors_of_asset(asset_id), key=lambda sensor: sensor.tag)
+    registry.freshen_sensors(rows)
     metric_type = filters.get("metric_type")
     if metric_type:
         rows = [sensor for sensor in rows if sensor.metric_type.lower() == metric_type.lower()]

@@ -65,6 +65,7 @@ class RegistryRepository:
         if not tenant:
             raise ValueError("a tenant is required to build registry keys")
         self.tenant = tenant
+        self.settings = settings
         self.pk = f"T#{tenant}"
         bind_main_table(settings.main_table)
 

@@ -39,6 +39,8 @@ _SENML_METADATA_KEYS = ("vs", "vb", "vd")
 _STANDARD_OPTIONAL_KEYS = frozenset({"timestamp", "ts", "type", "labels"})
 # Integer timestamps up to this magnitude convert exactly without going through float.
 _EXACT_INT_LIMIT = 2**53
+# A tuple, not `bytes | bytearray | ...`: that expression builds a new union object on every call.
+_JSON_TEXT_TYPES = (bytes, bytearray, memoryview, str)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
@@ -296,10 +298,20 @@ def _senml_text(record: dict[str, Any], key: str) -> str:
     return text
 
 
+def _senml_base_ts(base_time: float | None, default_ts_ms: int, now_ms: int) -> int:
+    """The time of records without their own 't' (resolved once per base time, not per record)."""
+    if base_time is None:
+        return default_ts_ms
+    ts_ms = round(base_time * 1000.0)
+    if base_time < SENML_RELATIVE_TIME_LIMIT_S:  # RFC 8428 §4.5.3: relative to now
+        ts_ms += now_ms
+    return ts_ms
+
+
 def _parse_senml(records: list[Any], default_ts_ms: int, now_ms: int, window: _Window) -> ParsedMessage:
     if not records:
         raise PayloadError("empty_payload", "the SenML pack has no records")
-    if not any(type(record) is dict for record in records):
+    if type(records[0]) is not dict and not any(type(record) is dict for record in records):
         raise PayloadError("unknown_format", "a JSON array must hold SenML records (objects)")
 
     # Base values apply to every following record until changed (RFC 8428 §4.1).
@@ -307,26 +319,33 @@ def _parse_senml(records: list[Any], default_ts_ms: int, now_ms: int, window: _W
     base_time: float | None = None
     base_unit: str | None = None
     base_value = 0.0
+    base_ts_ms = default_ts_ms
     readings: list[Reading] = []
     rejected: list[Rejected] = []
     metadata: dict[str, object] = {}
+    add = readings.append
     profiles_get = _profiles.get
+    no_base_keys = _SENML_BASE_KEYS.isdisjoint
+    latest, earliest = window.latest, window.earliest
 
     for record in records:
         if type(record) is not dict:
             rejected.append(Rejected(None, "invalid_record", "SenML record is not a JSON object"))
             continue
-        has_base = False
-        if "bn" in record:
-            base_name, has_base = _senml_text(record, "bn"), True
-        if "bt" in record:
-            base_time, has_base = _senml_number(record, "bt"), True
-        if "bu" in record:
-            base_unit, has_base = _senml_text(record, "bu"), True
-        if "bv" in record:
-            base_value, has_base = _senml_number(record, "bv"), True
-        if not has_base and ("bs" in record or "bver" in record):
+        # Fast path: most records carry no base field (one C-level key scan instead of six lookups).
+        if no_base_keys(record):
+            has_base = False
+        else:
             has_base = True
+            if "bn" in record:
+                base_name = _senml_text(record, "bn")
+            if "bt" in record:
+                base_time = _senml_number(record, "bt")
+                base_ts_ms = _senml_base_ts(base_time, default_ts_ms, now_ms)
+            if "bu" in record:
+                base_unit = _senml_text(record, "bu")
+            if "bv" in record:
+                base_value = _senml_number(record, "bv")
 
         local_name = record.get("n", "")
         if type(local_name) is not str:
@@ -336,14 +355,16 @@ def _parse_senml(records: list[Any], default_ts_ms: int, now_ms: int, window: _W
 
         raw_value = record.get("v")
         if raw_value is None:
-            metadata_key = next((key for key in _SENML_METADATA_KEYS if key in record), None)
-            if metadata_key is not None:
-                if name:
-                    metadata[name] = record[metadata_key]
-                else:
-                    rejected.append(Rejected(None, "missing_sensor_id", "SenML record has no name"))
-            elif not ((has_base and "n" not in record) or "s" in record):  # base-only and sum records carry no reading
-                rejected.append(Rejected(name or None, "missing_value", "SenML record has no v, vs, vb or vd"))
+            for metadata_key in _SENML_METADATA_KEYS:
+                if metadata_key in record:
+                    if name:
+                        metadata[name] = record[metadata_key]
+                    else:
+                        rejected.append(Rejected(None, "missing_sensor_id", "SenML record has no name"))
+                    break
+            else:
+                if not ((has_base and "n" not in record) or "s" in record):  # base-only and sum records: no reading
+                    rejected.append(Rejected(name or None, "missing_value", "SenML record has no v, vs, vb or vd"))
             continue
 
         if not name:
@@ -362,18 +383,17 @@ def _parse_senml(records: list[Any], default_ts_ms: int, now_ms: int, window: _W
             value += base_value
 
         relative = record.get("t")
-        if relative is None and base_time is None:
-            ts_ms: int | None = default_ts_ms
-        elif relative is not None and (type(relative) not in (int, float) or not math.isfinite(relative)):
+        if relative is None:
+            ts_ms: int | None = base_ts_ms
+        elif type(relative) not in (int, float) or not math.isfinite(relative):
             ts_ms = None
         else:
-            resolved = (base_time or 0.0) + (relative or 0.0)
+            resolved = (base_time or 0.0) + relative
             ts_ms = round(resolved * 1000.0)
             if resolved < SENML_RELATIVE_TIME_LIMIT_S:  # RFC 8428 §4.5.3: relative to now
                 ts_ms += now_ms
-        problem = window.problem(ts_ms)
-        if problem is not None:
-            rejected.append(Rejected(name, *problem))
+        if ts_ms is None or ts_ms > latest or ts_ms < earliest:
+            rejected.append(Rejected(name, *window.problem(ts_ms)))  # type: ignore[misc]
             continue
 
         unit = record.get("u", base_unit)
@@ -382,10 +402,10 @@ def _parse_senml(records: list[Any], default_ts_ms: int, now_ms: int, window: _W
         canonical, convert, metric = profiles_get((name, unit, None)) or _new_profile(name, unit, None)
         if convert is not None:
             value = convert(value)
-            if not math.isfinite(value):
+            if value - value != 0.0:  # overflowed to inf
                 rejected.append(Rejected(name, "non_numeric_value", "value overflows after unit conversion"))
                 continue
-        readings.append(Reading(name, ts_ms, value, canonical, metric, None))  # type: ignore[arg-type]
+        add(Reading(name, ts_ms, value, canonical, metric, None))
     return ParsedMessage(SENML, None, readings, rejected, metadata)
 
 
@@ -400,7 +420,7 @@ def parse_payload(
     `default_ts_ms` is the time of readings that carry none (the envelope's ts or the receipt time);
     readings outside [now_ms - max_age_ms, now_ms + max_future_ms] are rejected.
     """
-    if isinstance(raw, bytes | bytearray | memoryview | str):
+    if isinstance(raw, _JSON_TEXT_TYPES):
         if not raw:
             raise PayloadError("empty_payload", "the payload is empty")
         try:

@@ -46,6 +46,29 @@ class ReadingRepository:
                 return points
             request["ExclusiveStartKey"] = last_key
 
+    def newest(self, client_id: str, items: int = 20) -> tuple[int | None, dict[str, tuple[int, float]]]:
+        """The device's newest reading time and, per sensor, its newest (time, value) among the
+        last `items` Telemetry items: the always-current latest values that readers overlay on
+        the sensor items (which ingest refreshes only every few minutes)."""
+        response = self._dynamodb.query(
+            TableName=self._telemetry_table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": self._keys.telemetry(client_id)}},
+            ScanIndexForward=False,
+            Limit=items,
+        )
+        newest_ts: int | None = None
+        values: dict[str, tuple[int, float]] = {}
+        for item in response.get("Items", []):
+            ts_ms = to_ms(parse_iso(item["sk"]["S"]))
+            newest_ts = ts_ms if newest_ts is None else max(newest_ts, ts_ms)
+            for name, value in item.items():
+                if name.startswith(SENSOR_ATTRIBUTE_PREFIX):
+                    tag = name[_PREFIX_LENGTH:]
+                    if tag not in values:  # newest first: the first sighting is the latest
+                        values[tag] = (ts_ms, float(value["N"]))
+        return newest_ts, values
+
     def device_exists(self, client_id: str) -> bool:
         response = self._dynamodb.get_item(
             TableName=self._main_table,
