@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler.openapi.models import Server
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -24,6 +24,14 @@ logger = Logger(service="api")
 app = build_resolver(settings().cors_origins.split(","))
 app.include_router(registry_routes.router)
 app.include_router(telemetry_routes.router)
+app.configure_openapi(
+    title="ClimaTrak Cloud API",
+    version="1.0.0",
+    description="HVAC operations: registry, telemetry (TrakSense). Bearer JWT (Cognito; locally `climatrak local token`).",
+    servers=[Server(url="/api")],
+    security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
+    security=[{"bearer": []}],
+)
 app.enable_swagger(path="/docs", title="ClimaTrak Cloud API", version="1.0.0", servers=[Server(url="/api")])
 
 

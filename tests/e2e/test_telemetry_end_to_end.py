@@ -20,12 +20,12 @@ pytestmark = pytest.mark.e2e
 
 def call(runtime: LocalRuntime, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(runtime.api_url + path, data=data, method=method)  # noqa: S310 - loopback
+    request = urllib.request.Request(runtime.api_url + path, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
@@ -108,9 +108,9 @@ def test_signed_http_ingest_is_readable_through_the_api(local_runtime: LocalRunt
     }
 
     def post() -> int:
-        request = urllib.request.Request(local_runtime.api_url + "/ingest", data=body, headers=headers, method="POST")  # noqa: S310
+        request = urllib.request.Request(local_runtime.api_url + "/ingest", data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(request, timeout=30) as response:
                 return int(response.status)
         except urllib.error.HTTPError as error:
             return error.code

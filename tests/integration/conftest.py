@@ -97,7 +97,9 @@ class ApiResponse(NamedTuple):
     json: Any
 
 
-class _LambdaContext:
+class LambdaContextStub:
+    """The attributes of Lambda's context that Powertools reads."""
+
     function_name = "api"
     function_version = "$LATEST"
     memory_limit_in_mb = 512
@@ -168,7 +170,7 @@ class ApiClient:
     def request(self, method: str, path: str, **kwargs: Any) -> ApiResponse:
         from functions.api.handler import handler
 
-        response = handler(self.event(method, path, **kwargs), _LambdaContext())  # type: ignore[arg-type]
+        response = handler(self.event(method, path, **kwargs), LambdaContextStub())  # type: ignore[arg-type]
         text = response.get("body") or ""
         return ApiResponse(response["statusCode"], json.loads(text) if text else None)
 

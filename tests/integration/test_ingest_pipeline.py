@@ -12,6 +12,7 @@ import pytest
 from climatrak.core.config import Settings
 from climatrak.telemetry.ingest import LATEST_REFRESH_MS
 from functions.ingest import handler as ingest_handler
+from tests.integration.conftest import LambdaContextStub
 from tests.integration.telemetry_world import (
     World,
     lake_rows,
@@ -186,14 +187,7 @@ def test_the_handler_reports_only_messages_whose_writes_failed(world: World, mon
         ]
     }
 
-    response = ingest_handler.handler(event, _Context())
+    response = ingest_handler.handler(event, LambdaContextStub())
 
     assert response == {"batchItemFailures": [{"itemIdentifier": bad.message_id}]}
     assert len(telemetry_items("acme", "dev-1")) == 1
-
-
-class _Context:
-    function_name = "ingest"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest"
-    aws_request_id = "test"

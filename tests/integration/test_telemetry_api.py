@@ -15,7 +15,7 @@ from climatrak.core.timeutil import iso_ms
 from climatrak.telemetry.ingest import QueueRecord
 from climatrak.telemetry.signing import sign
 from functions.ingest_http import handler as http_handler
-from tests.integration.conftest import ApiClient
+from tests.integration.conftest import ApiClient, LambdaContextStub
 from tests.integration.telemetry_world import World, standard
 
 HOUR_S = 3600
@@ -51,7 +51,7 @@ def gateway_post(
         "body": body.decode(),
         "isBase64Encoded": False,
     }
-    response = http_handler.handler(event, _Context())
+    response = http_handler.handler(event, LambdaContextStub())
     return response["statusCode"], json.loads(response["body"] or "null")
 
 
@@ -206,7 +206,7 @@ def test_bad_ranges_and_unknown_names_are_clear_errors(three_hours: World, api: 
     assert history(api, "/api/telemetry/history/ghost/")[0] == 404
 
 
-def test_another_tenant_cannot_read_this_tenants_telemetry(three_hours: World, api: ApiClient, settings: Settings) -> None:
+def test_another_tenant_cannot_read_this_telemetry(three_hours: World, api: ApiClient, settings: Settings) -> None:
     World.build(settings, "globex", asset_tag="GX-1")
 
     assert history(api, "/api/telemetry/assets/CH-1/history/", tenant="globex")[0] == 404
@@ -225,10 +225,3 @@ def test_summaries_show_the_newest_value_even_between_stored_refreshes(world: Wo
     assert variable["last_value"] == 2.0
     assert variable["last_reading_at"] == iso_ms(now_s * 1000)
     assert variable["is_online"] is True and summary["device_status"] == "ONLINE"
-
-
-class _Context:
-    function_name = "ingest-http"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest-http"
-    aws_request_id = "test"

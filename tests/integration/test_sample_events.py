@@ -1,0 +1,47 @@
+"""The sample events in events/ are real inputs: each handler accepts its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from climatrak.core.config import Settings
+from climatrak.registry.logic import create_tenant
+from functions.api import handler as api_handler
+from functions.ingest import handler as ingest_handler
+from functions.ingest_http import handler as http_handler
+from tests.integration.conftest import LambdaContextStub
+from tests.integration.telemetry_world import quarantine_records
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def load(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+def test_the_api_sample_lists_the_callers_tenant_sites(settings: Settings, clean_aws: None) -> None:
+    create_tenant(settings, "umc", "UMC", "America/Sao_Paulo")
+    response = api_handler.handler(load("api_list_sites.json"), LambdaContextStub())  # type: ignore[arg-type]
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+def test_the_ingest_sample_batch_is_processed(settings: Settings, clean_aws: None, monkeypatch: Any) -> None:
+    monkeypatch.setattr(ingest_handler, "_service", None)
+    response = ingest_handler.handler(load("ingest_sqs_batch.json"), LambdaContextStub())  # type: ignore[arg-type]
+
+    # no tenant "umc" exists here: both messages are quarantined, none fails
+    assert response == {"batchItemFailures": []}
+    assert [r["reason"] for r in quarantine_records("_unknown")] == ["unknown_tenant", "unknown_tenant"]
+
+
+def test_the_gateway_sample_with_a_placeholder_signature_is_refused(settings: Settings, clean_aws: None) -> None:
+    http_handler.gateway.cache_clear()
+    response = http_handler.handler(load("ingest_http_post.json"), LambdaContextStub())  # type: ignore[arg-type]
+
+    assert response["statusCode"] == 403  # the tenant and its device do not exist here
+    assert json.loads(response["body"])["code"] == "unknown_device"
