@@ -44,6 +44,10 @@ class DataStack(Stack):
         # object ARNs deterministically, e.g. in their cdk-nag acknowledgements.
         self.lake_bucket_arn_export = f"{self.stack_name}-LakeBucketArn"
         CfnOutput(self, "LakeBucketArn", value=self.lake_bucket.bucket_arn, export_name=self.lake_bucket_arn_export)
+        # Names under the handlers' env var names: the CLI (`--target aws`) reads them back.
+        for spec in TABLES:
+            CfnOutput(self, spec.env_var.replace("_", ""), value=self.tables[spec.logical_id].table_name)
+        CfnOutput(self, LAKE_BUCKET.env_var.replace("_", ""), value=self.lake_bucket.bucket_name)
 
     def _table(self, spec: TableSpec) -> dynamodb.Table:
         table = dynamodb.Table(

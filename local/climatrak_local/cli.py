@@ -24,7 +24,7 @@ import typer
 from climatrak.core.config import DEFAULT_TIMEZONE, Settings
 from climatrak.core.errors import DomainError
 from climatrak.core.identity import Role, validate_tenant_slug
-from climatrak_local import state, tokens
+from climatrak_local import state, targets, tokens
 
 app = typer.Typer(
     help="ClimaTrak Cloud: local runtime and operations.",
@@ -60,10 +60,24 @@ def user_errors() -> Iterator[None]:
         raise fail(str(error)) from None
 
 
+TARGET = {"target": "local", "stage": "dev"}
+
+
+@app.callback()
+def choose_target(
+    target: Annotated[
+        str, typer.Option(envvar="CLIMATRAK_TARGET", help="local (the running local runtime) or aws (a deployed stage)")
+    ] = "local",
+    stage: Annotated[str, typer.Option(envvar="CLIMATRAK_STAGE", help="deployed stage, with --target aws")] = "dev",
+) -> None:
+    if target not in ("local", "aws"):
+        raise fail("--target must be local or aws")
+    TARGET.update(target=target, stage=stage)
+
+
 def connect() -> Settings:
-    """Settings of the environment the CLI points at: the running local runtime."""
-    state.connect_env()
-    return Settings.from_env()
+    """Settings of the environment the CLI points at (the local runtime unless --target aws)."""
+    return targets.connect(TARGET["target"], TARGET["stage"])
 
 
 def print_json(value: Any) -> None:

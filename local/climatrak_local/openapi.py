@@ -1,6 +1,6 @@
 """Write the API's OpenAPI document (generated from the handlers' pydantic models).
 
-    python -m climatrak_local.openapi docs/openapi.json
+python -m climatrak_local.openapi docs/openapi.json
 """
 
 from __future__ import annotations

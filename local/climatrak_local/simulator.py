@@ -154,7 +154,9 @@ def senml_payload(device: SimDevice, ts_s: int, sensors: Sequence[tuple[str, obj
     return orjson.dumps(records)
 
 
-def device_messages(device: SimDevice, start_ms: int, minutes: int = MINUTES_PER_DAY, seed: int = DEFAULT_SEED) -> list[Message]:
+def device_messages(
+    device: SimDevice, start_ms: int, minutes: int = MINUTES_PER_DAY, seed: int = DEFAULT_SEED
+) -> list[Message]:
     """One message per minute from `start_ms` (epoch ms of local midnight)."""
     rng = _device_rng(device, seed)
     size = _size_factor(device)
@@ -189,7 +191,9 @@ def bad_messages(devices: Sequence[SimDevice], start_ms: int, now_ms: int) -> li
     future_s = now_ms // 1000 + 2 * 86400
     ghost = SimDevice("umc-ghost-999", standard.asset_tag, "chiller", standard.tenant, standard.site_id)
     return [
-        BadMessage(Message(standard.client_id, standard.topic, b'{"sensors": [{"sensor_id": "temp_supply",'), "malformed_json"),
+        BadMessage(
+            Message(standard.client_id, standard.topic, b'{"sensors": [{"sensor_id": "temp_supply",'), "malformed_json"
+        ),
         BadMessage(
             Message(
                 standard.client_id,
@@ -199,7 +203,11 @@ def bad_messages(devices: Sequence[SimDevice], start_ms: int, now_ms: int) -> li
             "non_numeric_value",
         ),
         BadMessage(
-            Message(standard.client_id, standard.topic, standard_payload(standard, future_s, [("temp_supply", 7.1, "celsius")])),
+            Message(
+                standard.client_id,
+                standard.topic,
+                standard_payload(standard, future_s, [("temp_supply", 7.1, "celsius")]),
+            ),
             "timestamp_in_future",
         ),
         BadMessage(

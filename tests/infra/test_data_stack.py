@@ -122,3 +122,12 @@ def test_prod_data_is_retained_and_protected(layer_dirs: dict[str, str]) -> None
         assert resource["Properties"]["DeletionProtectionEnabled"] is True
     template.all_resources("AWS::S3::Bucket", Match.object_like({"DeletionPolicy": "Retain"}))
     template.all_resources("AWS::KMS::Key", Match.object_like({"DeletionPolicy": "Retain"}))
+
+
+def test_the_data_stack_outputs_every_resource_name_for_the_cli(synthesized: SynthesizedApp) -> None:
+    from climatrak.core.resources import BUCKETS, TABLES
+    from climatrak_local.targets import output_key
+
+    outputs = synthesized.data.to_json()["Outputs"]
+    for spec in (*TABLES, *BUCKETS):
+        assert output_key(spec.env_var) in outputs, spec.env_var
