@@ -23,7 +23,7 @@ def aws_settings(stage: str, cloudformation: Any) -> Settings:
     """Settings of a deployed stage, read from its data stack's outputs."""
     stacks = cloudformation.describe_stacks(StackName=data_stack_name(stage))["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    names = [spec.env_var for spec in (*TABLES, *BUCKETS)]
+    names = [table.env_var for table in TABLES] + [bucket.env_var for bucket in BUCKETS]
     missing = [name for name in names if output_key(name) not in outputs]
     if missing:
         raise ValueError(f"stack {data_stack_name(stage)} has no outputs for {', '.join(missing)}; redeploy it")
