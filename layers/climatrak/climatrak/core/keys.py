@@ -12,8 +12,13 @@ class TenantKeys:
         self.tenant = tenant
         self.pk = f"T#{tenant}"
 
-    def device_client(self, client_id: str) -> str:
+    @staticmethod
+    def device_client(client_id: str) -> str:
         return f"DEVICECLIENT#{client_id}"
+
+    @staticmethod
+    def asset_tag(tag: str) -> str:
+        return f"ASSETTAG#{tag}"
 
     @staticmethod
     def entity(kind: str, entity_id: int) -> str:

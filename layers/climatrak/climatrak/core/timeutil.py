@@ -20,6 +20,10 @@ def iso_ms(ts_ms: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
 
 
+def utc_now_iso() -> str:
+    return iso_ms(now_ms())
+
+
 def parse_iso(value: str) -> datetime:
     """Parse ISO 8601 (with Z, an offset, or naive meaning UTC) to an aware UTC datetime."""
     moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))

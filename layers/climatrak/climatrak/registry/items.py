@@ -6,7 +6,6 @@ The table name is bound at cold start from Settings (`bind_main_table`), never a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,18 +22,6 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 UNBOUND_TABLE = "climatrak-main-unbound"
-
-
-def utc_now_iso() -> str:
-    """Storage time format: ISO 8601 UTC with milliseconds and 'Z' (sorts lexically)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class DecimalAttribute(Attribute[Decimal]):

@@ -22,8 +22,8 @@ from climatrak.core import aws
 from climatrak.core.config import DEFAULT_TIMEZONE, Settings
 from climatrak.core.errors import DomainError, NotFound
 from climatrak.core.identity import Principal, validate_tenant_slug
-from climatrak.core.timeutil import iso_ms
-from climatrak.registry.items import AssetItem, DeviceItem, SensorItem, SiteItem, TenantItem, parse_iso, utc_now_iso
+from climatrak.core.timeutil import iso_ms, parse_iso, utc_now_iso
+from climatrak.registry.items import AssetItem, DeviceItem, SensorItem, SiteItem, TenantItem
 from climatrak.registry.models import (
     COUNTED_ASSET_STATUSES,
     FEATURE_KEYS,
@@ -96,8 +96,7 @@ active_alert_counts: Callable[[RegistryRepository, Iterable[str]], Mapping[str, 
 
 
 def is_recent(timestamp: str | None, now: datetime) -> bool:
-    moment = parse_iso(timestamp)
-    return moment is not None and now - moment <= ONLINE_WINDOW
+    return bool(timestamp) and now - parse_iso(timestamp or "") <= ONLINE_WINDOW
 
 
 def _quantize(value: Decimal | None, places: Decimal) -> Decimal | None:

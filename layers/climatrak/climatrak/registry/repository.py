@@ -19,6 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from climatrak.core.config import Settings
 from climatrak.core.errors import Conflict, DomainError
+from climatrak.core.keys import TenantKeys
 from climatrak.registry.items import (
     AssetItem,
     AssetTagGuard,
@@ -66,37 +67,38 @@ class RegistryRepository:
             raise ValueError("a tenant is required to build registry keys")
         self.tenant = tenant
         self.settings = settings
-        self.pk = f"T#{tenant}"
+        self.keys = TenantKeys(tenant)  # the one key builder (docs/access-patterns.md)
+        self.pk = self.keys.pk
         bind_main_table(settings.main_table)
 
     # ---- keys --------------------------------------------------------------------------
 
     @staticmethod
     def site_sk(site_id: int) -> str:
-        return f"SITE#{site_id:08d}"
+        return TenantKeys.entity("SITE", site_id)
 
     @staticmethod
     def asset_sk(asset_id: int) -> str:
-        return f"ASSET#{asset_id:08d}"
+        return TenantKeys.entity("ASSET", asset_id)
 
     @staticmethod
     def device_sk(device_id: int) -> str:
-        return f"DEVICE#{device_id:08d}"
+        return TenantKeys.entity("DEVICE", device_id)
 
     @staticmethod
     def asset_tag_sk(tag: str) -> str:
-        return f"ASSETTAG#{tag}"
+        return TenantKeys.asset_tag(tag)
 
     @staticmethod
     def device_client_sk(mqtt_client_id: str) -> str:
-        return f"DEVICECLIENT#{mqtt_client_id}"
+        return TenantKeys.device_client(mqtt_client_id)
 
     @staticmethod
     def sensor_sk(device_id: int, tag: str) -> str:
-        return f"SENSOR#{device_id:08d}#{tag}"
+        return TenantKeys.sensor(device_id, tag)
 
     def asset_index_pk(self, asset_id: int) -> str:
-        return f"{self.pk}#ASSET#{asset_id:08d}"
+        return self.keys.asset_index(asset_id)
 
     # ---- generic -----------------------------------------------------------------------
 

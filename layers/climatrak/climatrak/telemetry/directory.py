@@ -13,10 +13,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from climatrak.core.dynamo import batch_get
 from climatrak.core.keys import TenantKeys
 from climatrak.telemetry.envelope import Topic
 
-_BATCH_GET_LIMIT = 100
 _deserializer = TypeDeserializer()
 
 
@@ -130,15 +130,7 @@ class DeviceDirectory:
         return result
 
     def _batch_get(self, keys: TenantKeys, sort_keys: list[str]) -> dict[str, dict[str, Any]]:
-        """Items by sort key, following UnprocessedKeys."""
-        items: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(sort_keys), _BATCH_GET_LIMIT):
-            chunk = sort_keys[start : start + _BATCH_GET_LIMIT]
-            request: dict[str, Any] = {self._table: {"Keys": [{"pk": {"S": keys.pk}, "sk": {"S": sk}} for sk in chunk]}}
-            while request:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    item = _plain(raw)
-                    items[str(item["sk"])] = item
-                request = response.get("UnprocessedKeys") or {}
-        return items
+        """Items by sort key."""
+        requested = [{"pk": {"S": keys.pk}, "sk": {"S": sk}} for sk in sort_keys]
+        items = (_plain(raw) for raw in batch_get(self._dynamodb, self._table, requested))
+        return {str(item["sk"]): item for item in items}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from climatrak.core.dynamo import batch_get
 from climatrak.core.keys import TenantKeys
 from climatrak.core.timeutil import iso_ms, parse_iso, to_ms
 from climatrak.telemetry.history import Point
@@ -81,7 +82,7 @@ class ReadingRepository:
         """MQTT client ids of the devices whose sensors belong to the asset; None if no such asset."""
         guard = self._dynamodb.get_item(
             TableName=self._main_table,
-            Key={"pk": {"S": self._keys.pk}, "sk": {"S": f"ASSETTAG#{asset_tag}"}},
+            Key={"pk": {"S": self._keys.pk}, "sk": {"S": self._keys.asset_tag(asset_tag)}},
         ).get("Item")
         if not guard:
             return None
@@ -100,14 +101,6 @@ class ReadingRepository:
             if not response.get("LastEvaluatedKey"):
                 break
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        client_ids: list[str] = []
         keys = [{"pk": {"S": self._keys.pk}, "sk": {"S": self._keys.entity("DEVICE", d)}} for d in sorted(device_ids)]
-        for start in range(0, len(keys), 100):
-            pending: dict[str, Any] = {
-                self._main_table: {"Keys": keys[start : start + 100], "ProjectionExpression": "mqtt_client_id"}
-            }
-            while pending:
-                response = self._dynamodb.batch_get_item(RequestItems=pending)
-                client_ids.extend(i["mqtt_client_id"]["S"] for i in response["Responses"].get(self._main_table, []))
-                pending = response.get("UnprocessedKeys") or {}
-        return sorted(client_ids)
+        devices = batch_get(self._dynamodb, self._main_table, keys, "mqtt_client_id")
+        return sorted(item["mqtt_client_id"]["S"] for item in devices)

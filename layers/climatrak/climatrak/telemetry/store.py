@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from climatrak.core.dynamo import batch_get
 from climatrak.core.keys import TenantKeys
 from climatrak.core.timeutil import iso_ms
 
@@ -114,22 +115,8 @@ class TelemetryStore:
     def existing_sensors(self, tenant: str, device_id: int, tags: Iterable[str]) -> set[str]:
         """Which of `tags` already exist as sensors of the device."""
         keys = TenantKeys(tenant)
-        wanted = sorted(set(tags))
-        found: set[str] = set()
-        for start in range(0, len(wanted), 100):
-            chunk = wanted[start : start + 100]
-            request: dict[str, Any] = {
-                self._main_table: {
-                    "Keys": [{"pk": {"S": keys.pk}, "sk": {"S": keys.sensor(device_id, tag)}} for tag in chunk],
-                    "ProjectionExpression": "tag",
-                }
-            }
-            while request:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._main_table, []):
-                    found.add(item["tag"]["S"])
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        requested = [{"pk": {"S": keys.pk}, "sk": {"S": keys.sensor(device_id, tag)}} for tag in sorted(set(tags))]
+        return {item["tag"]["S"] for item in batch_get(self._dynamodb, self._main_table, requested, "tag")}
 
     def create_sensors(
         self, tenant: str, device_id: int, asset_id: int | None, sensors: list[NewSensor], created_ms: int
