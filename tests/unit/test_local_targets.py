@@ -15,7 +15,7 @@ class FakeCloudFormation:
         self.outputs = outputs
         self.asked: list[str] = []
 
-    def describe_stacks(self, StackName: str) -> dict[str, Any]:  # noqa: N803 - boto3's name
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
         self.asked.append(StackName)
         return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]}]}
 

@@ -282,7 +282,7 @@ class Registry:
     def freshen(self, devices: Iterable[DeviceItem]) -> None:
         """Overlay the newest Telemetry items on the loaded sensor and device items (in memory only).
 
-        Ingest refreshes the stored latest values every few minutes to keep its write cost at
+        Ingest refreshes the stored latest values about once an hour to keep its write cost at
         one write unit per message; the Telemetry table always has the current ones."""
         pending = [d for d in devices if int(d.id) not in self._freshened]
         if not pending:

@@ -29,7 +29,7 @@ UNKNOWN_TENANT = "_unknown"
 # The stored latest value of a sensor (and a device's last_seen) is refreshed at most this
 # often per container: readers overlay the newest Telemetry items, which are always current,
 # so the write that would double ingest's cost per message is only a fallback.
-LATEST_REFRESH_MS = 10 * 60 * 1000
+LATEST_REFRESH_MS = 60 * 60 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,7 @@ class _DeviceBatch:
     # reading time -> {sensor tag: value}: one Telemetry item each
     instants: dict[int, dict[str, float]] = field(default_factory=dict)
     latest: dict[str, Reading] = field(default_factory=dict)
+    newest_ts: int = -1
 
 
 @dataclass
@@ -235,31 +236,31 @@ class IngestService:
             columns = batch.days[day] = RawColumns()
             batch.day_messages[day] = set()
         batch.day_messages[day].add(message.message_id)
-        count = len(readings)
         sensors = [reading.sensor for reading in readings]
         values = [reading.value for reading in readings]
         binding = device.binding
-        columns.ts.extend([ts] * count)
-        columns.sensor_id.extend(sensors)
-        columns.value.extend(values)
-        columns.unit.extend([reading.unit for reading in readings])
-        columns.metric_type.extend([reading.metric_type for reading in readings])
-        columns.device_id.extend([binding.client_id] * count)
-        columns.site_id.extend([binding.site_id] * count)
-        columns.asset_tag.extend([binding.asset_tag] * count)
-        columns.received_at.extend([message.received_at_ms] * count)
-        columns.via.extend([message.via] * count)
+        columns.add_instant(
+            (ts, binding.client_id, binding.site_id, binding.asset_tag, message.received_at_ms, message.via),
+            sensors,
+            values,
+            [reading.unit for reading in readings],
+            [reading.metric_type for reading in readings],
+        )
 
         instant = device.instants.get(ts)
         if instant is None:
             device.instants[ts] = dict(zip(sensors, values, strict=True))
         else:
             instant.update(zip(sensors, values, strict=True))
-        latest = device.latest
-        for reading in readings:
-            newest = latest.get(reading.sensor)
-            if newest is None or ts >= newest.ts_ms:
-                latest[reading.sensor] = reading
+        if ts >= device.newest_ts:  # the usual order: this instant is the device's newest so far
+            device.newest_ts = ts
+            device.latest.update(zip(sensors, readings, strict=True))
+        else:
+            latest = device.latest
+            for reading in readings:
+                newest = latest.get(reading.sensor)
+                if newest is None or ts >= newest.ts_ms:
+                    latest[reading.sensor] = reading
 
     # -- writes (I/O, in parallel) -----------------------------------------------------------
 
@@ -308,9 +309,8 @@ class IngestService:
         for ts, values in device.instants.items():
             self._store.put_readings(tenant, binding.client_id, ts, values)
         self._write_latest(tenant, binding, device.latest, now)
-        newest = max(reading.ts_ms for reading in device.latest.values())
-        if self._due((tenant, binding.device_id, ""), newest):
-            self._store.touch_device(tenant, binding.device_id, newest)
+        if self._due((tenant, binding.device_id, ""), device.newest_ts):
+            self._store.touch_device(tenant, binding.device_id, device.newest_ts)
 
     def _due(self, key: tuple[str, int, str], ts_ms: int) -> bool:
         """Is a refresh of this stored latest value due? Records it as done if so."""

@@ -59,37 +59,58 @@ def _timestamps(epoch_ms: list[int]) -> pa.Array:
     return pa.array(epoch_ms, pa.int64()).view(_TIMESTAMP)
 
 
+# One run: the readings of one device at one instant share these columns.
+_Run = tuple[int, str, int, "str | None", int, str]  # ts, device_id, site_id, asset_tag, received_at, via
+
+
 @dataclass(slots=True)
 class RawColumns:
-    """Column buffers of one (tenant, day) of a batch."""
+    """Column buffers of one (tenant, day) of a batch.
 
-    ts: list[int] = field(default_factory=list)
-    device_id: list[str] = field(default_factory=list)
+    Per-reading columns are lists; the columns a device's instant shares are kept once per run and
+    repeated by Arrow (`take`) when the table is built, instead of once per reading in Python.
+    """
+
     sensor_id: list[str] = field(default_factory=list)
     value: list[float] = field(default_factory=list)
     unit: list[str | None] = field(default_factory=list)
     metric_type: list[str] = field(default_factory=list)
-    site_id: list[int] = field(default_factory=list)
-    asset_tag: list[str | None] = field(default_factory=list)
-    received_at: list[int] = field(default_factory=list)
-    via: list[str] = field(default_factory=list)
+    run_of_reading: list[int] = field(default_factory=list)
+    runs: list[_Run] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.ts)
+        return len(self.sensor_id)
+
+    def add_instant(
+        self,
+        run: _Run,
+        sensors: list[str],
+        values: list[float],
+        units: list[str | None],
+        metric_types: list[str],
+    ) -> None:
+        self.run_of_reading.extend([len(self.runs)] * len(sensors))
+        self.runs.append(run)
+        self.sensor_id.extend(sensors)
+        self.value.extend(values)
+        self.unit.extend(units)
+        self.metric_type.extend(metric_types)
 
     def to_table(self) -> pa.Table:
+        ts, device_id, site_id, asset_tag, received_at, via = (list(column) for column in zip(*self.runs, strict=True))
+        repeat = pa.array(self.run_of_reading, pa.int32())
         return pa.Table.from_arrays(
             [
-                _timestamps(self.ts),
-                pa.array(self.device_id, pa.string()),
+                _timestamps(ts).take(repeat),
+                pa.array(device_id, pa.string()).take(repeat),
                 pa.array(self.sensor_id, pa.string()),
                 pa.array(self.value, pa.float64()),
                 pa.array(self.unit, pa.string()),
                 pa.array(self.metric_type, pa.string()),
-                pa.array(self.site_id, pa.int64()),
-                pa.array(self.asset_tag, pa.string()),
-                _timestamps(self.received_at),
-                pa.array(self.via, pa.string()),
+                pa.array(site_id, pa.int64()).take(repeat),
+                pa.array(asset_tag, pa.string()).take(repeat),
+                _timestamps(received_at).take(repeat),
+                pa.array(via, pa.string()).take(repeat),
             ],
             schema=RAW_SCHEMA,
         )

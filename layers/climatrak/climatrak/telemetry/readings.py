@@ -11,6 +11,9 @@ from climatrak.telemetry.history import Point
 from climatrak.telemetry.store import SENSOR_ATTRIBUTE_PREFIX
 
 _PREFIX_LENGTH = len(SENSOR_ATTRIBUTE_PREFIX)
+# Enough items to find every sensor of a device that reports each minute over the last hour
+# and a half (about 2 read units): sensors older than that show their stored latest value.
+NEWEST_ITEMS = 90
 
 
 class ReadingRepository:
@@ -47,10 +50,10 @@ class ReadingRepository:
                 return points
             request["ExclusiveStartKey"] = last_key
 
-    def newest(self, client_id: str, items: int = 20) -> tuple[int | None, dict[str, tuple[int, float]]]:
+    def newest(self, client_id: str, items: int = NEWEST_ITEMS) -> tuple[int | None, dict[str, tuple[int, float]]]:
         """The device's newest reading time and, per sensor, its newest (time, value) among the
         last `items` Telemetry items: the always-current latest values that readers overlay on
-        the sensor items (which ingest refreshes only every few minutes)."""
+        the sensor items (which ingest refreshes about once an hour)."""
         response = self._dynamodb.query(
             TableName=self._telemetry_table,
             KeyConditionExpression="pk = :pk",

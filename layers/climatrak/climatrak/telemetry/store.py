@@ -46,6 +46,11 @@ def _number(value: float) -> dict[str, str]:
 _VALUE_NAMES = tuple(f":v{index}" for index in range(1024))
 
 
+@lru_cache(maxsize=65536)
+def _telemetry_pk(tenant: str, client_id: str) -> str:
+    return TenantKeys(tenant).telemetry(client_id)
+
+
 @lru_cache(maxsize=4096)
 def _update_shape(tags: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     """UpdateExpression and attribute names for a set of sensors (a device sends the same set
@@ -73,7 +78,7 @@ class TelemetryStore:
         attribute_values[":ttl"] = {"N": str(ts_ms // 1000 + self._ttl_seconds)}
         self._dynamodb.update_item(
             TableName=self._telemetry_table,
-            Key={"pk": {"S": TenantKeys(tenant).telemetry(client_id)}, "sk": {"S": iso_ms(ts_ms)}},
+            Key={"pk": {"S": _telemetry_pk(tenant, client_id)}, "sk": {"S": iso_ms(ts_ms)}},
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=attribute_values,
