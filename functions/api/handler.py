@@ -27,7 +27,7 @@ app.include_router(telemetry_routes.router)
 app.configure_openapi(
     title="ClimaTrak Cloud API",
     version="1.0.0",
-    description="HVAC operations: registry, telemetry (TrakSense). Bearer JWT (Cognito; locally `climatrak local token`).",
+    description="HVAC operations: registry and telemetry. Bearer JWT (Cognito; locally `climatrak local token`).",
     servers=[Server(url="/api")],
     security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
     security=[{"bearer": []}],
