@@ -206,6 +206,34 @@ def demo() -> None:
         raise typer.Exit(result)
 
 
+# -- climatrak query ---------------------------------------------------------------------------
+
+
+@app.command("query")
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL over the view telemetry_raw (partitions tenant, dt).")],
+) -> None:
+    """Run DuckDB SQL over the running local runtime's telemetry lake."""
+    import duckdb
+    from rich.console import Console
+    from rich.table import Table
+
+    from climatrak.core.resources import LAKE_BUCKET
+    from climatrak_local import lake
+
+    with user_errors():
+        runtime = state.read_state()
+        location = lake.LakeLocation(runtime.endpoint_url, runtime.environment[LAKE_BUCKET.env_var])
+        try:
+            columns, rows = lake.query(location, sql)
+        except duckdb.Error as error:
+            raise CliError(f"query failed: {error}") from None
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    Console().print(table)
+
+
 def main() -> None:
     try:
         app()
