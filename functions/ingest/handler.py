@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from climatrak.core.config import Settings
@@ -41,6 +42,10 @@ def queue_records(event: dict[str, Any]) -> list[QueueRecord]:
 
 
 def record_metrics(result: BatchResult) -> None:
+    # Powertools keeps (never clears) metrics while disabled and prints them once 100 values
+    # pile up, so a disabled run (the local runtime) must not add any.
+    if is_metrics_disabled():
+        return
     metrics.add_metric(name="MessagesReceived", unit=MetricUnit.Count, value=result.messages)
     metrics.add_metric(name="ReadingsAccepted", unit=MetricUnit.Count, value=result.readings)
     metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=len(result.failed_message_ids))

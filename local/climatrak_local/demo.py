@@ -75,9 +75,7 @@ FLEET: tuple[AssetPlan, ...] = (
     AssetPlan("CH-001", "Chiller 1 - Central Plant", "chiller", "CHILLER", "Carrier", "30XA-0502"),
     AssetPlan("CH-002", "Chiller 2 - Central Plant", "chiller", "CHILLER", "Carrier", "30XA-0402"),
     AssetPlan("AHU-001", "AHU Surgical Center", "ahu", "AHU", "Trane", "CLCP-25"),
-    AssetPlan("AHU-002", "AHU ICU Wing", "ahu", "AHU", "Trane", "CLCP-18"),
     AssetPlan("SPL-001", "Split Reception", "split", "OTHER", "Daikin", "FTKP24", "Split Hi-Wall"),
-    AssetPlan("SPL-002", "Split Pharmacy", "split", "OTHER", "Daikin", "FTKP24", "Split Hi-Wall"),
 )
 
 LAKE_SQL = """
