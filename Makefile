@@ -1,8 +1,8 @@
 # One entry point for every task. `make demo` and `make test` set up .venv themselves.
 PYTHON ?= python3
 VENV := .venv
-# jsii (aws-cdk-lib) warns on every start that Node 20 is past its support window
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii (aws-cdk-lib) warns on every start that this machine's Node 20 is past its end of life
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 

@@ -116,6 +116,7 @@ def principal(app: HasEvent) -> Principal:
     event = app.current_event
     claims = (event.request_context.authorizer.raw_event or {}).get("claims")
     caller = principal_from_claims(claims)
+    logger.append_keys(tenant=caller.tenant, user_id=caller.user_id)
     header_tenant = event.headers.get("x-tenant")  # Powertools headers are case-insensitive
     if header_tenant and normalise_tenant(header_tenant) != normalise_tenant(caller.tenant):
         raise Forbidden("The X-Tenant header does not match your organization.", code="tenant_mismatch")
