@@ -73,7 +73,8 @@ def test_device_policy_binds_client_id_and_tenant_prefix(synthesized: Synthesize
 def test_ingest_queue_redrives_to_its_dlq(synthesized: SynthesizedApp) -> None:
     stack = synthesized.stacks.ingest
     props = resources(synthesized.ingest, "AWS::SQS::Queue")[logical_id(stack.queue)]["Properties"]
-    assert props["VisibilityTimeout"] == INGEST_QUEUE.visibility_timeout_seconds
+    visibility = INGEST_QUEUE.visibility_timeout_seconds
+    assert props["VisibilityTimeout"] == visibility
     assert props["RedrivePolicy"]["maxReceiveCount"] == INGEST_QUEUE.max_receive_count
     assert props["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [logical_id(stack.dead_letter_queue), "Arn"]}
 
@@ -111,7 +112,8 @@ def test_ingest_function_shape(synthesized: SynthesizedApp) -> None:
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert len(props["Layers"]) == 3  # deps-core, climatrak, deps-lake (pyarrow)
     # SQS guidance: visibility timeout at least six times the function timeout.
-    assert INGEST_QUEUE.visibility_timeout_seconds >= 6 * props["Timeout"]
+    visibility = INGEST_QUEUE.visibility_timeout_seconds
+    assert visibility >= 6 * props["Timeout"]
 
 
 def ingest_statements(synthesized: SynthesizedApp) -> list[dict]:

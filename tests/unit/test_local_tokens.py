@@ -1,3 +1,4 @@
+import re
 import time
 
 import jwt
@@ -27,7 +28,8 @@ def test_authorizer_claims_are_strings_and_yield_the_principal() -> None:
     claims = authorizer_claims(verify_token(SECRET, issue_token(SECRET, "umc", "admin", user_id=7)))
 
     assert all(isinstance(value, str) for value in claims.values())
-    assert claims["exp"].endswith(time.strftime("%Y", time.gmtime(int(time.time()) + 12 * 3600)))
+    # Cognito's REST authorizer formats times like "Wed Nov 25 16:44:58 UTC 2026"
+    assert re.fullmatch(r"\w{3} \w{3} [ \d]\d \d{2}:\d{2}:\d{2} UTC \d{4}", claims["exp"])
     principal = principal_from_claims(claims)
     assert (principal.tenant, principal.role, principal.user_id) == ("umc", Role.ADMIN, 7)
 

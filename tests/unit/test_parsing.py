@@ -333,8 +333,8 @@ def test_rfc8428_multiple_datapoints_with_base_time_and_unit() -> None:  # §5.1
     assert message.rejected == []
     assert message.readings[0] == Reading(f"{URN}:voltage", RFC_2010_NOW_MS, 120.1, "volt", "voltage", None)
     currents = [(reading.ts_ms, reading.value, reading.unit) for reading in message.readings[1:]]
-    assert currents == [(RFC_2010_NOW_MS - seconds * 1000, value, "ampere") for seconds, value in
-                        [(5, 1.2), (4, 1.3), (3, 1.4), (2, 1.5), (1, 1.6), (0, 1.7)]]  # fmt: skip
+    expected = [(5, 1.2), (4, 1.3), (3, 1.4), (2, 1.5), (1, 1.6), (0, 1.7)]  # (seconds ago, value)
+    assert currents == [(RFC_2010_NOW_MS - ago * 1000, value, "ampere") for ago, value in expected]
 
 
 MULTIPLE_MEASUREMENTS = [  # §5.1.3
