@@ -13,6 +13,7 @@ import os
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,6 +117,8 @@ class LocalRuntime:
         self.stop()
 
     def start(self) -> None:
+        # Metrics are disabled locally; Powertools then warns on every invocation that it has none.
+        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         try:
             self._start_moto()
             # Bound now (serving later) so a port-0 request has its real port in the environment.
