@@ -287,8 +287,11 @@ class Registry:
         pending = [d for d in devices if int(d.id) not in self._freshened]
         if not pending:
             return
-        with ThreadPoolExecutor(max_workers=min(len(pending), FRESHEN_CONCURRENCY)) as pool:
-            newest = list(pool.map(lambda device: self._readings.newest(device.mqtt_client_id), pending))
+        if len(pending) == 1:  # a detail view: no thread pool for one query
+            newest = [self._readings.newest(pending[0].mqtt_client_id)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(pending), FRESHEN_CONCURRENCY)) as pool:
+                newest = list(pool.map(lambda device: self._readings.newest(device.mqtt_client_id), pending))
         for device, (newest_ts, values) in zip(pending, newest, strict=True):
             self._freshened.add(int(device.id))
             if newest_ts is not None and iso_ms(newest_ts) > (device.last_seen or ""):
