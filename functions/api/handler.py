@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from climatrak.core.http import build_resolver, json_response, normalise_path
 
-from . import registry_routes, telemetry_routes
+from . import cmms_routes, events_routes, ledger_routes, registry_routes, telemetry_routes
 from .dependencies import settings
 
 logger = Logger(service="api")
@@ -24,10 +24,16 @@ logger = Logger(service="api")
 app = build_resolver(settings().cors_origins.split(","))
 app.include_router(registry_routes.router)
 app.include_router(telemetry_routes.router)
+app.include_router(cmms_routes.router)
+app.include_router(ledger_routes.router)
+app.include_router(events_routes.router)
 app.configure_openapi(
     title="ClimaTrak Cloud API",
     version="1.0.0",
-    description="HVAC operations: registry and telemetry. Bearer JWT (Cognito; locally `climatrak local token`).",
+    description=(
+        "HVAC operations: registry, telemetry, CMMS work orders, TrakLedger and events. "
+        "Bearer JWT (Cognito; locally `climatrak local token`)."
+    ),
     servers=[Server(url="/api")],
     security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
     security=[{"bearer": []}],

@@ -20,6 +20,7 @@ class Settings(BaseModel):
     idempotency_table: str = "climatrak-idempotency"
     lake_bucket: str = "climatrak-lake"
     ingest_queue_url: str = ""
+    event_bus_name: str = "climatrak-events"
     # Readings stay in the Telemetry table this long; the lake keeps everything.
     telemetry_ttl_days: int = Field(default=30, ge=1)
     # POST /ingest: accepted clock skew between the gateway's timestamp and ours.

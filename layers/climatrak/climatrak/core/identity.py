@@ -35,17 +35,38 @@ class Permission(StrEnum):
     REGISTRY_WRITE = "registry:write"
     DEVICE_SECRET_ROTATE = "device:rotate-secret"  # noqa: S105 - a permission name, not a secret
     TELEMETRY_READ = "telemetry:read"
+    CMMS_READ = "cmms:read"
+    # create, edit, delete and cancel any work order; post costs
+    WORK_ORDER_MANAGE = "cmms:work-order:manage"
+    # start and complete work orders and record their cost inputs; technicians only on
+    # work orders assigned to them (checked by the CMMS logic)
+    WORK_ORDER_EXECUTE = "cmms:work-order:execute"
+    LEDGER_READ = "ledger:read"
+    # cost centres, rate cards, budgets, commitments, savings and manual postings
+    LEDGER_WRITE = "ledger:write"
+    COMMITMENT_APPROVE = "ledger:commitment:approve"
+    MONTH_LOCK = "ledger:month:lock"
+    EVENTS_ADMIN = "events:admin"
 
 
 _EVERYONE = frozenset(Role)
 _MANAGERS = frozenset({Role.OWNER, Role.ADMIN, Role.OPERATOR})
+_ADMINS = frozenset({Role.OWNER, Role.ADMIN})
 
 # The one permission table. Routes name a permission; roles are never checked elsewhere.
 PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.REGISTRY_READ: _EVERYONE,
     Permission.REGISTRY_WRITE: _MANAGERS,
-    Permission.DEVICE_SECRET_ROTATE: frozenset({Role.OWNER, Role.ADMIN}),
+    Permission.DEVICE_SECRET_ROTATE: _ADMINS,
     Permission.TELEMETRY_READ: _EVERYONE,
+    Permission.CMMS_READ: _EVERYONE,
+    Permission.WORK_ORDER_MANAGE: _MANAGERS,
+    Permission.WORK_ORDER_EXECUTE: _MANAGERS | {Role.TECHNICIAN},
+    Permission.LEDGER_READ: _EVERYONE,
+    Permission.LEDGER_WRITE: _MANAGERS,
+    Permission.COMMITMENT_APPROVE: _MANAGERS,
+    Permission.MONTH_LOCK: _ADMINS,
+    Permission.EVENTS_ADMIN: _ADMINS,
 }
 
 

@@ -95,7 +95,50 @@ INGEST_QUEUE = QueueSpec(
     max_receive_count=5,
 )
 
-QUEUES: tuple[QueueSpec, ...] = (INGEST_QUEUE,)
+
+@dataclass(frozen=True)
+class EventBusSpec:
+    logical_id: str
+    env_var: str
+    local_name: str
+    archive_retention_days: int
+
+
+# Every module's events, published by the outbox relay; archived for replay on AWS.
+EVENT_BUS = EventBusSpec(
+    logical_id="EventBus", env_var="EVENT_BUS_NAME", local_name="climatrak-events", archive_retention_days=365
+)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """An event consumer: an EventBridge rule (these event names) → its SQS queue (with DLQ)
+    → its Lambda handler. CDK and the local runtime both wire consumers from this list."""
+
+    name: str
+    handler: str  # dotted path under functions/, e.g. "cost_engine.handler.handler"
+    queue: QueueSpec
+    event_names: tuple[str, ...]
+    batch_size: int = 10
+    timeout_seconds: int = 30
+
+
+COST_ENGINE = ConsumerSpec(
+    name="cost_engine",
+    handler="cost_engine.handler.handler",
+    queue=QueueSpec(
+        logical_id="CostEngineQueue",
+        env_var="COST_ENGINE_QUEUE_URL",
+        local_name="climatrak-cost-engine",
+        visibility_timeout_seconds=180,
+        max_receive_count=5,
+    ),
+    event_names=("work_order.closed", "commitment.approved"),
+)
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (COST_ENGINE,)
+
+QUEUES: tuple[QueueSpec, ...] = (INGEST_QUEUE, *(consumer.queue for consumer in CONSUMERS))
 
 # The MQTT topic devices publish on, and the IoT rule that routes it to the ingest queue.
 TELEMETRY_TOPIC_FILTER = "tenants/+/sites/+/assets/+/telemetry"

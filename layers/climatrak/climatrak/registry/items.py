@@ -6,48 +6,17 @@ The table name is bound at cold start from Settings (`bind_main_table`), never a
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from pynamodb.attributes import (
-    Attribute,
-    DiscriminatorAttribute,
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.constants import NUMBER
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
-UNBOUND_TABLE = "climatrak-main-unbound"
-
-
-class DecimalAttribute(Attribute[Decimal]):
-    """A DynamoDB number read back as an exact Decimal (NumberAttribute would give a float)."""
-
-    attr_type = NUMBER
-
-    def serialize(self, value: Decimal) -> str:
-        return str(value)
-
-    def deserialize(self, value: str) -> Decimal:
-        return Decimal(value)
-
-
-class MainItem(Model):
-    class Meta:
-        table_name = UNBOUND_TABLE
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    kind = DiscriminatorAttribute()
-
-
-def bind_main_table(table_name: str) -> None:
-    """Point every registry item at the Main table (PynamoDB reconnects when the name changes)."""
-    MainItem.Meta.table_name = table_name
+from climatrak.core.items import DecimalAttribute, MainItem
 
 
 class TenantItem(MainItem, discriminator="tenant"):

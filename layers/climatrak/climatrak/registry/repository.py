@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from typing import TypeVar
 
-from pynamodb.connection import Connection
 from pynamodb.constants import UPDATED_NEW
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from climatrak.core.config import Settings
 from climatrak.core.errors import Conflict, DomainError
+from climatrak.core.items import (
+    MainItem,
+    bind_main_table,
+    condition_failed,
+    failed_positions,
+    transaction_connection,
+)
 from climatrak.core.keys import TenantKeys
 from climatrak.registry.items import (
     AssetItem,
@@ -26,11 +31,9 @@ from climatrak.registry.items import (
     CounterItem,
     DeviceClientGuard,
     DeviceItem,
-    MainItem,
     SensorItem,
     SiteItem,
     TenantItem,
-    bind_main_table,
 )
 
 M = TypeVar("M", bound=MainItem)
@@ -38,27 +41,6 @@ M = TypeVar("M", bound=MainItem)
 STALE_WRITE = "This record was changed by someone else; reload it and try again."
 DUPLICATE_TAG = "asset with this tag already exists."
 DUPLICATE_CLIENT_ID = "device with this mqtt client id already exists."
-
-
-@cache
-def _transaction_connection() -> Connection:
-    return Connection()
-
-
-def _condition_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) in {
-        "ConditionalCheckFailedException",
-        "TransactionCanceledException",
-    }
-
-
-def _failed_positions(error: TransactWriteError) -> set[int]:
-    """Indexes (in request order) of the transaction items whose condition failed."""
-    return {
-        index
-        for index, reason in enumerate(error.cancellation_reasons)
-        if reason is not None and reason.code == "ConditionalCheckFailed"
-    }
 
 
 class RegistryRepository:
@@ -134,7 +116,7 @@ class RegistryRepository:
         try:
             item.save(condition=TenantItem.pk.does_not_exist())
         except PutError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 raise Conflict(f"tenant {self.tenant!r} already exists") from error
             raise
 
@@ -155,7 +137,7 @@ class RegistryRepository:
         try:
             item.save()
         except PutError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 raise Conflict(STALE_WRITE) from error
             raise
 
@@ -163,7 +145,7 @@ class RegistryRepository:
         try:
             item.delete()
         except DeleteError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 raise Conflict(STALE_WRITE) from error
             raise
 
@@ -265,11 +247,11 @@ class RegistryRepository:
         `guard_position` is the guard's index in the request PynamoDB sends (condition checks,
         then deletes, then puts, then updates), or None when no guard is written."""
         try:
-            with TransactWrite(connection=_transaction_connection()) as transaction:
+            with TransactWrite(connection=transaction_connection()) as transaction:
                 yield transaction
         except TransactWriteError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
-            if guard_position is not None and guard_position in _failed_positions(error):
+            if guard_position is not None and guard_position in failed_positions(error):
                 raise DomainError(message, field=field) from error
             raise Conflict(STALE_WRITE) from error
