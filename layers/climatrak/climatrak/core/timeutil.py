@@ -67,3 +67,19 @@ class LocalDay:
         self._end = to_ms(datetime.combine(day + timedelta(days=1), datetime.min.time(), self._tz))
         self._value = day.isoformat()
         return self._value
+
+
+def month_of(moment_iso: str, tz_name: str | None) -> str:
+    """The business month (`YYYY-MM`) of an instant in the tenant's time zone."""
+    return parse_iso(moment_iso).astimezone(zone(tz_name)).strftime("%Y-%m")
+
+
+def month_start(month: str, tz_name: str | None) -> datetime:
+    """The first instant (UTC) of business month `YYYY-MM` in the tenant's time zone."""
+    year, number = (int(part) for part in month.split("-")[:2])
+    return datetime(year, number, 1, tzinfo=zone(tz_name)).astimezone(UTC)
+
+
+def next_month(month: str) -> str:
+    year, number = (int(part) for part in month.split("-")[:2])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
