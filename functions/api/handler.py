@@ -16,7 +16,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from climatrak.core.http import build_resolver, json_response, normalise_path
 
-from . import cmms_routes, events_routes, ledger_routes, registry_routes, telemetry_routes
+from . import (
+    cmms_routes,
+    events_routes,
+    ledger_routes,
+    ledger_transactions_routes,
+    registry_routes,
+    telemetry_routes,
+)
 from .dependencies import settings
 
 logger = Logger(service="api")
@@ -26,6 +33,7 @@ app.include_router(registry_routes.router)
 app.include_router(telemetry_routes.router)
 app.include_router(cmms_routes.router)
 app.include_router(ledger_routes.router)
+app.include_router(ledger_transactions_routes.router)
 app.include_router(events_routes.router)
 app.configure_openapi(
     title="ClimaTrak Cloud API",
