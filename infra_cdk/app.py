@@ -18,6 +18,7 @@ from infra_cdk.layer import REPO_ROOT
 from infra_cdk.nag import add_aws_solutions_checks
 from infra_cdk.stacks.api import ApiStack
 from infra_cdk.stacks.data import DataStack
+from infra_cdk.stacks.events import EventsStack
 from infra_cdk.stacks.ingest import IngestStack
 from infra_cdk.stacks.observability import ObservabilityStack
 from infra_cdk.stage import StageConfig
@@ -28,6 +29,7 @@ class ClimatrakStacks:
     data: DataStack
     ingest: IngestStack
     api: ApiStack
+    events: EventsStack
     observability: ObservabilityStack
 
 
@@ -36,6 +38,9 @@ def build_stacks(app: cdk.App, stage: StageConfig) -> ClimatrakStacks:
     data = DataStack(app, f"{prefix}-Data", stage=stage, description="ClimaTrak tables, lake and data key")
     ingest = IngestStack(app, f"{prefix}-Ingest", stage=stage, data=data, description="ClimaTrak telemetry ingest")
     api = ApiStack(app, f"{prefix}-Api", stage=stage, data=data, ingest=ingest, description="ClimaTrak REST API")
+    events = EventsStack(
+        app, f"{prefix}-Events", stage=stage, data=data, description="ClimaTrak event bus, outbox relay and consumers"
+    )
     observability = ObservabilityStack(
         app,
         f"{prefix}-Observability",
@@ -43,17 +48,20 @@ def build_stacks(app: cdk.App, stage: StageConfig) -> ClimatrakStacks:
         dead_letter_queues=[
             ("IngestDLQ", ingest.dead_letter_queue),
             ("TelemetryRuleErrorQueue", ingest.rule_error_queue),
+            *events.dead_letter_queues(),
         ],
         ingest_queue=ingest.queue,
         functions=[
             ("Ingest", ingest.ingest),
             ("Api", api.api_function),
             ("IngestHttp", api.ingest_http_function),
+            *events.functions(),
         ],
+        failed_event_metrics=events.failed_event_metrics(),
         description="ClimaTrak alarms and dashboard",
     )
-    stacks = ClimatrakStacks(data=data, ingest=ingest, api=api, observability=observability)
-    for stack in (data, ingest, api, observability):
+    stacks = ClimatrakStacks(data=data, ingest=ingest, api=api, events=events, observability=observability)
+    for stack in (data, ingest, api, events, observability):
         cdk.Tags.of(stack).add("project", "climatrak")
         cdk.Tags.of(stack).add("stage", stage.name)
     return stacks

@@ -28,6 +28,7 @@ TABLE_WRITE_ACTIONS = (
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 )
+STREAM_READ_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 KEY_DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KEY_ENCRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 # S3 SSE-KMS: PutObject needs a data key; multipart uploads also decrypt it.
@@ -51,6 +52,22 @@ def grant_table_write(role: iam.IRole, table: dynamodb.ITable, key: kms.IKey) ->
     """Item writes only: no reads, no index access (indexes are not writable)."""
     _allow(role, TABLE_WRITE_ACTIONS, [table.table_arn])
     _allow(role, KEY_ENCRYPT_ACTIONS, [key.key_arn])
+
+
+def grant_item_update(role: iam.IRole, table: dynamodb.ITable, key: kms.IKey) -> None:
+    """UpdateItem only (e.g. status changes of existing items)."""
+    _allow(role, ("dynamodb:UpdateItem",), [table.table_arn])
+    _allow(role, KEY_ENCRYPT_ACTIONS, [key.key_arn])
+
+
+def grant_stream_read(role: iam.IRole, table: dynamodb.ITable, key: kms.IKey) -> None:
+    """What a Lambda event source mapping on the table's stream needs from the function's role.
+
+    ListStreams has no resource-level permissions: it is the one '*' (see STREAM_LIST_FINDING)."""
+    assert table.table_stream_arn is not None, "the table has no stream"
+    _allow(role, STREAM_READ_ACTIONS, [table.table_stream_arn])
+    _allow(role, ("dynamodb:ListStreams",), ["*"])
+    _allow(role, KEY_DECRYPT_ACTIONS, [key.key_arn])
 
 
 def grant_table_read_write(role: iam.IRole, table: dynamodb.ITable, spec: TableSpec, key: kms.IKey) -> None:

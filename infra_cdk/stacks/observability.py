@@ -1,4 +1,5 @@
-"""Observability stack: alarms on queues and functions, published to one encrypted SNS topic."""
+"""Observability stack: alarms on queues, functions and failed events, published to one
+encrypted SNS topic."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ PERIOD = Duration.minutes(1)
 INGEST_MAX_AGE_SECONDS = 300
 
 
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
 class ObservabilityStack(Stack):
     def __init__(
         self,
@@ -32,6 +37,7 @@ class ObservabilityStack(Stack):
         dead_letter_queues: Sequence[tuple[str, sqs.IQueue]],
         ingest_queue: sqs.IQueue,
         functions: Sequence[tuple[str, ClimatrakFunction]],
+        failed_event_metrics: Sequence[tuple[str, cloudwatch.IMetric]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -75,6 +81,14 @@ class ObservabilityStack(Stack):
                 function.function.metric_throttles(period=PERIOD, statistic="Sum"),
                 threshold=0,
                 description=f"The {name} function was throttled.",
+            )
+
+        for name, metric in failed_event_metrics:
+            self._alarm(
+                f"{_pascal(name)}FailedEvents",
+                metric,
+                threshold=0,
+                description=f"{name} gave up on events or failed to handle them: see GET /api/events/failed/.",
             )
 
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{stage.resource_prefix()}-ingest")

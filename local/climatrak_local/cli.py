@@ -2,7 +2,7 @@
 
 Commands talk to the running local runtime, which they find through its state file
 (`climatrak_local.state`), so they work whatever ports `climatrak local up` was given.
-Groups are plain Typer apps: later modules add theirs (`reports`, `query`, `events`) with
+Groups are plain Typer apps: later modules add theirs (`reports`, `query`) with
 `app.add_typer(...)` next to the ones below.
 """
 
@@ -34,8 +34,10 @@ app = typer.Typer(
 )
 local_app = typer.Typer(help="The local runtime (everything on this machine, no AWS).", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants.", no_args_is_help=True)
+events_app = typer.Typer(help="Events: the outbox, its delivery state, retries and replays.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(events_app, name="events")
 
 
 class CliError(Exception):
@@ -55,7 +57,7 @@ def user_errors() -> Iterator[None]:
     except state.RuntimeNotRunning as error:
         raise fail(str(error)) from None
     except DomainError as error:
-        raise fail(error.detail) from None
+        raise fail(f"{error.field}: {error.detail}" if error.field else error.detail) from None
     except (CliError, ValueError) as error:
         raise fail(str(error)) from None
 
@@ -190,6 +192,131 @@ def tenants_create(
         from climatrak.registry.logic import create_tenant
 
         print_json(create_tenant(settings, slug, name, timezone))
+
+
+# -- climatrak events --------------------------------------------------------------------------
+
+TenantOption = Annotated[str, typer.Option(help="Tenant slug.")]
+SinceOption = Annotated[str | None, typer.Option(help="From this instant (ISO 8601, inclusive).")]
+UntilOption = Annotated[str | None, typer.Option(help="Up to this instant (ISO 8601, inclusive).")]
+EventNameOption = Annotated[str | None, typer.Option("--event-name", help="Only this event name.")]
+
+
+def _outbox(tenant: str) -> tuple[Settings, Any]:
+    from climatrak.events.repository import OutboxRepository
+
+    validate_tenant_slug(tenant)
+    settings = connect()
+    return settings, OutboxRepository(tenant, settings)
+
+
+def _event_bus(settings: Settings) -> str:
+    """The bus to publish on: the local runtime's, or the deployed stage's (its events stack output)."""
+    if TARGET["target"] != "aws":
+        return settings.event_bus_name
+    from climatrak.core import aws
+
+    return stage_event_bus_name(TARGET["stage"], aws.client("cloudformation"))
+
+
+def stage_event_bus_name(stage: str, cloudformation: Any) -> str:
+    """A deployed stage's bus name, from its events stack (infra_cdk/stacks/events.py)."""
+    from climatrak.core.resources import EVENT_BUS
+
+    stack = f"Climatrak-{stage}-Events"
+    key = targets.output_key(EVENT_BUS.env_var)
+    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    for output in outputs:
+        if output["OutputKey"] == key:
+            return str(output["OutputValue"])
+    raise CliError(f"stack {stack} has no {key} output; redeploy it")
+
+
+@events_app.command("list")
+def events_list(
+    tenant: TenantOption,
+    status: Annotated[str | None, typer.Option(help="pending, processed or failed.")] = None,
+    event_name: EventNameOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.", min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List a tenant's events, newest first."""
+    from climatrak.events.admin import EventFilter, list_events
+
+    with user_errors():
+        _, repository = _outbox(tenant)
+        criteria = EventFilter(status=status, event_name=event_name, since=since, until=until)
+        rows = list_events(repository, criteria, limit=limit)
+    if as_json:
+        print_json([row.model_dump(mode="json") for row in rows])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("event_id", "occurred_at", "event_name", "status", "attempts", "last_error")
+    for row in rows:
+        table.add_row(
+            row.event_id, row.occurred_at, row.event_name, row.status, str(row.attempts), row.last_error or ""
+        )
+    Console().print(table)
+    typer.echo(f"{len(rows)} event(s)")
+
+
+@events_app.command("show")
+def events_show(event_id: Annotated[str, typer.Argument(help="The event id.")], tenant: TenantOption) -> None:
+    """Show one event: its envelope and delivery state."""
+    from climatrak.events.admin import show_event
+
+    with user_errors():
+        _, repository = _outbox(tenant)
+        print_json(show_event(repository, event_id).model_dump(mode="json"))
+
+
+@events_app.command("retry")
+def events_retry(
+    tenant: TenantOption,
+    event_id: Annotated[str | None, typer.Argument(help="A failed event's id (or --all-failed).")] = None,
+    all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed event of the tenant.")] = False,
+) -> None:
+    """Set failed events back to pending: the relay publishes them again."""
+    from climatrak.events.admin import retry_event, retry_failed
+
+    with user_errors():
+        if bool(event_id) == all_failed:
+            raise CliError("give one event id or --all-failed")
+        _, repository = _outbox(tenant)
+        if event_id:
+            print_json(retry_event(repository, event_id).model_dump(mode="json"))
+        else:
+            print_json(retry_failed(repository).model_dump(mode="json"))
+
+
+@events_app.command("replay")
+def events_replay(
+    tenant: TenantOption,
+    since: Annotated[str, typer.Option(help="From this instant (ISO 8601, inclusive).")],
+    until: Annotated[str, typer.Option(help="Up to this instant (ISO 8601, inclusive).")],
+    event_name: EventNameOption = None,
+    status: Annotated[str | None, typer.Option(help="Only events in this status.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count the events, publish nothing.")] = False,
+) -> None:
+    """Republish a tenant's recorded events of a time range to the event bus, oldest first.
+
+    Consumers are idempotent: what they already did is not done again. Outbox items are kept
+    90 days; older history is in the EventBridge archive on AWS (start a replay there)."""
+    from climatrak.core.publisher import EventBusPublisher
+    from climatrak.events.admin import EventFilter, replay_events
+
+    with user_errors():
+        settings, repository = _outbox(tenant)
+        criteria = EventFilter(status=status, event_name=event_name, since=since, until=until)
+        publisher = EventBusPublisher(_event_bus(settings))
+        result = replay_events(repository, publisher, criteria, dry_run=dry_run)
+    print_json(result.model_dump(mode="json"))
+    if result.failed:
+        raise typer.Exit(1)
 
 
 # -- climatrak demo ----------------------------------------------------------------------------

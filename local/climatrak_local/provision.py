@@ -1,11 +1,24 @@
-"""Creates every table, bucket and queue from the specs CDK deploys (climatrak.core.resources)."""
+"""Creates every table, bucket, queue, the event bus and the consumers' rules from the specs CDK
+deploys (climatrak.core.resources)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from climatrak.core.resources import BUCKETS, QUEUES, TABLES, BucketSpec, QueueSpec, TableSpec
+from climatrak.core.resources import (
+    BUCKETS,
+    CONSUMERS,
+    EVENT_BUS,
+    QUEUES,
+    TABLES,
+    BucketSpec,
+    ConsumerSpec,
+    EventBusSpec,
+    QueueSpec,
+    TableSpec,
+)
+from climatrak.events.routing import consumer_event_pattern, local_rule_name
 
 
 def dead_letter_queue_name(spec: QueueSpec) -> str:
@@ -68,10 +81,54 @@ def create_queue(sqs: Any, spec: QueueSpec, visibility_timeout_seconds: int) -> 
     return queue_url
 
 
-def provision_all(dynamodb: Any, s3: Any, sqs: Any, visibility_timeout_seconds: int) -> dict[str, str]:
+def create_event_bus(events: Any, spec: EventBusSpec) -> str:
+    """Creates the bus (no archive locally: replays republish outbox items); returns its name."""
+    events.create_event_bus(Name=spec.local_name)
+    return spec.local_name
+
+
+def queue_arn(sqs: Any, queue_url: str) -> str:
+    arn: str = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return arn
+
+
+def subscribe_consumer(events: Any, sqs: Any, bus_name: str, spec: ConsumerSpec, queue_url: str) -> str:
+    """The consumer's rule on the bus, targeting its queue (and the queue policy that lets
+    EventBridge send to it, as on AWS). Returns the rule ARN."""
+    rule_name = local_rule_name(bus_name, spec)
+    rule_arn: str = events.put_rule(
+        Name=rule_name,
+        EventBusName=bus_name,
+        EventPattern=json.dumps(consumer_event_pattern(spec)),
+        State="ENABLED",
+        Description=f"{', '.join(spec.event_names)} to the {spec.name} queue",
+    )["RuleArn"]
+    target_arn = queue_arn(sqs, queue_url)
+    events.put_targets(Rule=rule_name, EventBusName=bus_name, Targets=[{"Id": spec.name, "Arn": target_arn}])
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": target_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    return rule_arn
+
+
+def provision_all(dynamodb: Any, s3: Any, sqs: Any, events: Any, visibility_timeout_seconds: int) -> dict[str, str]:
     """Creates everything; returns the queue URLs by the env var that names each queue."""
     for table in TABLES:
         create_table(dynamodb, table)
     for bucket in BUCKETS:
         create_bucket(s3, bucket)
-    return {queue.env_var: create_queue(sqs, queue, visibility_timeout_seconds) for queue in QUEUES}
+    urls = {queue.env_var: create_queue(sqs, queue, visibility_timeout_seconds) for queue in QUEUES}
+    bus_name = create_event_bus(events, EVENT_BUS)
+    for consumer in CONSUMERS:
+        subscribe_consumer(events, sqs, bus_name, consumer, urls[consumer.queue.env_var])
+    return urls

@@ -1,8 +1,10 @@
 """The local runtime: the whole product on one machine, in one process, no AWS account.
 
-moto (server mode) stands in for DynamoDB, S3 and SQS; an HTTP server emulates API Gateway
-with a local JWT issuer in place of Cognito; an MQTT broker emulates IoT Core and its topic
-rule; pollers emulate Lambda's event source mappings and invoke the real handlers in-process.
+moto (server mode) stands in for DynamoDB (with streams), S3, SQS and EventBridge (rules
+deliver to the consumers' queues); an HTTP server emulates API Gateway with a local JWT issuer
+in place of Cognito; an MQTT broker emulates IoT Core and its topic rule; pollers emulate
+Lambda's event source mappings (SQS queues, the Main table stream) and invoke the real handlers
+in-process.
 Handlers reach moto through AWS_ENDPOINT_URL, exactly as they reach AWS without it.
 """
 
@@ -27,12 +29,17 @@ from climatrak.core import aws
 from climatrak.core.config import Settings
 from climatrak.core.resources import (
     BUCKETS,
+    CONSUMERS,
+    EVENT_BUS,
     INGEST_BATCH_SIZE,
     INGEST_FUNCTION_TIMEOUT_SECONDS,
     INGEST_QUEUE,
+    MAIN_TABLE,
     TABLES,
     QueueSpec,
 )
+from climatrak.events.relay import RELAY_BATCH_SIZE, RELAY_STREAM_RETRY_ATTEMPTS, RELAY_TIMEOUT_SECONDS
+from climatrak.events.stream import OUTBOX_STREAM_FILTER
 from climatrak_local import tokens
 from climatrak_local.activity import Activity
 from climatrak_local.apigw import ApiGateway, ApiServer
@@ -40,6 +47,7 @@ from climatrak_local.lambda_invoke import REGION, Handler, HandlerRef, resolve_h
 from climatrak_local.mqtt import MqttBroker, SqsRuleAction
 from climatrak_local.pollers import SqsPoller
 from climatrak_local.provision import dead_letter_queue_name, provision_all
+from climatrak_local.streams import DynamoStreamPoller
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +55,9 @@ DEFAULT_HANDLERS: dict[str, str] = {
     "api": "functions.api.handler.handler",
     "ingest_http": "functions.ingest_http.handler.handler",
     "ingest": "functions.ingest.handler.handler",
+    "relay": "functions.relay.handler.handler",
+    # every event consumer, by its ConsumerSpec name
+    **{consumer.name: f"functions.{consumer.handler}" for consumer in CONSUMERS},
 }
 
 
@@ -60,9 +71,9 @@ class SqsConsumer:
     timeout_seconds: int
 
 
-# Later modules add their consumers here (and a DynamoDB stream poller next to them).
 SQS_CONSUMERS: tuple[SqsConsumer, ...] = (
     SqsConsumer("ingest", INGEST_QUEUE, INGEST_BATCH_SIZE, INGEST_FUNCTION_TIMEOUT_SECONDS),
+    *(SqsConsumer(c.name, c.queue, c.batch_size, c.timeout_seconds) for c in CONSUMERS),
 )
 
 # Locally the batching window is short so the demo and tests see results quickly, and the
@@ -99,6 +110,7 @@ class LocalRuntime:
         self._broker: MqttBroker | None = None
         self._rule_action: SqsRuleAction | None = None
         self._pollers: list[SqsPoller] = []
+        self._stream_poller: DynamoStreamPoller | None = None
         self._saved_env: dict[str, str | None] = {}
         self._lock = threading.Lock()
         self.environment: dict[str, str] = {}
@@ -125,7 +137,11 @@ class LocalRuntime:
             self._api = ApiServer(self._requested["api"], ApiGateway(self.handler, self.jwt_secret, self._activity))
             self._apply_environment()
             self.queue_urls = provision_all(
-                self.client("dynamodb"), self.client("s3"), self.client("sqs"), self._visibility_timeout
+                self.client("dynamodb"),
+                self.client("s3"),
+                self.client("sqs"),
+                self.client("events"),
+                self._visibility_timeout,
             )
             self._apply_environment()  # now with the queue URLs
             self._start_mqtt()
@@ -148,6 +164,9 @@ class LocalRuntime:
         if self._rule_action is not None:
             self._rule_action.stop()
             self._rule_action = None
+        if self._stream_poller is not None:
+            self._stream_poller.stop()
+            self._stream_poller = None
         for poller in self._pollers:
             poller.stop()
         self._pollers = []
@@ -169,6 +188,7 @@ class LocalRuntime:
         self._broker.start()
 
     def _start_pollers(self) -> None:
+        self._start_stream_poller()
         for consumer in SQS_CONSUMERS:
             poller = SqsPoller(
                 name=consumer.function,
@@ -182,6 +202,22 @@ class LocalRuntime:
             )
             poller.start()
             self._pollers.append(poller)
+
+    def _start_stream_poller(self) -> None:
+        """The relay's event source mapping: Main table stream, outbox items waiting, batches of 10."""
+        stream_arn = self.client("dynamodb").describe_table(TableName=MAIN_TABLE.local_name)["Table"]["LatestStreamArn"]
+        self._stream_poller = DynamoStreamPoller(
+            "relay",
+            streams=self.client("dynamodbstreams"),
+            stream_arn=stream_arn,
+            handler=lambda: self.handler("relay"),
+            activity=self._activity,
+            filter_pattern=OUTBOX_STREAM_FILTER,
+            batch_size=RELAY_BATCH_SIZE,
+            max_retry_attempts=RELAY_STREAM_RETRY_ATTEMPTS,
+            function_timeout_seconds=RELAY_TIMEOUT_SECONDS,
+        )
+        self._stream_poller.start()
 
     # -- environment -----------------------------------------------------------------------
 
@@ -203,6 +239,7 @@ class LocalRuntime:
         }
         env.update({table.env_var: table.local_name for table in TABLES})
         env.update({bucket.env_var: bucket.local_name for bucket in BUCKETS})
+        env[EVENT_BUS.env_var] = EVENT_BUS.local_name
         env.update(self.queue_urls)
         env.update(self._extra_env)
         return env
@@ -305,8 +342,12 @@ class LocalRuntime:
                 return False
         return True
 
+    def _stream_caught_up(self) -> bool:
+        return self._stream_poller is None or self._stream_poller.caught_up()
+
     def wait_until_idle(self, timeout: float = 30.0) -> None:
-        """Returns once every queue is empty and no invocation or rule delivery is in flight.
+        """Returns once every queue is empty, the Main table stream has no record left for the
+        relay, and no invocation or rule delivery is in flight.
 
         Publish with QoS 1 and wait for the PUBACK first: an acknowledged publish has already
         reached the topic rule. Raises TimeoutError if the runtime is still busy at the deadline.
@@ -316,7 +357,12 @@ class LocalRuntime:
         while True:
             in_flight, generation = self._activity.snapshot()
             # Unchanged generation across the queue check: nothing started while we looked.
-            if in_flight == 0 and self._queues_empty(sqs) and self._activity.snapshot() == (0, generation):
+            if (
+                in_flight == 0
+                and self._stream_caught_up()
+                and self._queues_empty(sqs)
+                and self._activity.snapshot() == (0, generation)
+            ):
                 return
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"local runtime still busy after {timeout} s")

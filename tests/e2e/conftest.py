@@ -8,6 +8,7 @@ While it runs, os.environ points the product's code at its moto server.
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as mqtt
@@ -22,6 +23,13 @@ Publish = Callable[[str, str, bytes], None]
 def local_runtime() -> Iterator[LocalRuntime]:
     with LocalRuntime(api_port=0, mqtt_port=0, moto_port=0) as runtime:
         yield runtime
+
+
+@pytest.fixture(autouse=True)
+def quiet_disabled_metrics() -> None:
+    """The runtime disables Powertools metrics; pytest resets warning filters per test, so the
+    runtime's own filter for the resulting "No application metrics" warning is renewed here."""
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from aws_cdk.assertions import Template
 from infra_cdk.app import ClimatrakStacks, build_app
 from infra_cdk.stacks.api import ApiStack
 from infra_cdk.stacks.data import DataStack
+from infra_cdk.stacks.events import EventsStack
 from infra_cdk.stacks.ingest import IngestStack
 from infra_cdk.stacks.observability import ObservabilityStack
 
@@ -30,6 +31,7 @@ class SynthesizedApp:
     data: Template
     ingest: Template
     api: Template
+    events: Template
     observability: Template
 
 
@@ -60,6 +62,7 @@ def synthesized(layer_dirs: dict[str, str], tmp_path_factory: pytest.TempPathFac
         data=Template.from_stack(stacks.data),
         ingest=Template.from_stack(stacks.ingest),
         api=Template.from_stack(stacks.api),
+        events=Template.from_stack(stacks.events),
         observability=Template.from_stack(stacks.observability),
     )
 
@@ -74,5 +77,6 @@ def _stacks_of(app: cdk.App) -> ClimatrakStacks:
         data=stack("Data", DataStack),
         ingest=stack("Ingest", IngestStack),
         api=stack("Api", ApiStack),
+        events=stack("Events", EventsStack),
         observability=stack("Observability", ObservabilityStack),
     )

@@ -22,7 +22,7 @@ import pytest
 from moto import mock_aws
 
 from climatrak.core.config import Settings
-from climatrak.core.resources import BUCKETS, QUEUES, TABLES
+from climatrak.core.resources import BUCKETS, EVENT_BUS, QUEUES, TABLES
 from climatrak_local.provision import provision_all
 
 REGION = "us-east-1"
@@ -40,6 +40,7 @@ def aws() -> Iterator[None]:
     }
     env.update({spec.env_var: spec.local_name for spec in TABLES})
     env.update({spec.env_var: spec.local_name for spec in BUCKETS})
+    env[EVENT_BUS.env_var] = EVENT_BUS.local_name
     saved = {name: os.environ.get(name) for name in [*env, "AWS_ENDPOINT_URL"]}
     os.environ.update(env)
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -52,6 +53,7 @@ def aws() -> Iterator[None]:
             boto3.client("dynamodb", region_name=REGION),
             boto3.client("s3", region_name=REGION),
             boto3.client("sqs", region_name=REGION),
+            boto3.client("events", region_name=REGION),
             visibility_timeout_seconds=30,
         )
         os.environ.update(queue_urls)

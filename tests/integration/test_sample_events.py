@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from climatrak.core.config import Settings
+from climatrak.core.consumer import consumer_handler
+from climatrak.core.events import EventEnvelope
+from climatrak.core.resources import COST_ENGINE
 from climatrak.registry.logic import create_tenant
 from functions.api import handler as api_handler
 from functions.ingest import handler as ingest_handler
 from functions.ingest_http import handler as http_handler
+from functions.relay import handler as relay_handler
 from tests.integration.conftest import LambdaContextStub
 from tests.integration.telemetry_world import quarantine_records
 
@@ -45,3 +52,26 @@ def test_the_gateway_sample_with_a_placeholder_signature_is_refused(settings: Se
 
     assert response["statusCode"] == 403  # the tenant and its device do not exist here
     assert json.loads(response["body"])["code"] == "unknown_device"
+
+
+def test_the_relay_sample_is_published_to_the_consumer_of_its_event(settings: Settings, clean_aws: None) -> None:
+    response = relay_handler.handler(load("relay_stream_batch.json"), LambdaContextStub())  # type: ignore[arg-type]
+
+    assert response == {"batchItemFailures": []}
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    (message,) = sqs.receive_message(QueueUrl=os.environ[COST_ENGINE.queue.env_var]).get("Messages", [])
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail-type"]) == ("climatrak.cmms", "work_order.closed")
+    assert event["detail"]["event_id"] == "019ab3c0-7d00-7a2b-9c3d-4e5f60718293"
+
+
+def test_the_consumer_sample_carries_the_envelope(settings: Settings, clean_aws: None) -> None:
+    seen: list[EventEnvelope] = []
+    handler = consumer_handler(COST_ENGINE, seen.append)
+
+    response = handler(load("consumer_sqs_eventbridge_batch.json"), LambdaContextStub())
+
+    assert response == {"batchItemFailures": []}
+    (envelope,) = seen
+    assert (envelope.event_name, envelope.tenant_id, envelope.aggregate.id) == ("work_order.closed", "umc", "17")
+    assert envelope.data["labor"][0]["hours"] == "2.50"

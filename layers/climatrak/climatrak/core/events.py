@@ -1,4 +1,4 @@
-"""The event envelope and the transactional outbox (ARCHITECTURE.md §4, docs/events.md).
+"""The event envelope and the transactional outbox (ARCHITECTURE.md §4, docs/decisions/0007-events-backbone.md).
 
 A module never publishes to EventBridge itself: it adds an outbox item to the same
 TransactWrite as its aggregate change (`outbox.add(transaction, envelope)`), so the event
@@ -56,7 +56,7 @@ class EventEnvelope(BaseModel):
     @property
     def source(self) -> str:
         """EventBridge source: `climatrak.{module}` (module = the event name's first part)."""
-        return EVENT_SOURCES.get(self.event_name, SOURCE_PREFIX + self.module)
+        return source_of(self.event_name)
 
 
 # Event name → the module that owns it (EventBridge `source`).
@@ -67,6 +67,11 @@ EVENT_SOURCES: dict[str, str] = {
     "commitment.approved": "climatrak.ledger",
     "savings.event_posted": "climatrak.ledger",
 }
+
+
+def source_of(event_name: str) -> str:
+    """The EventBridge source of an event name: its owning module's, else `climatrak.{first part}`."""
+    return EVENT_SOURCES.get(event_name, SOURCE_PREFIX + event_name.split(".", 1)[0])
 
 
 def new_event_id() -> str:
