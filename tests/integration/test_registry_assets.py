@@ -231,3 +231,17 @@ def test_complete_feed_and_sensors_bare_array(api, site_id, put_sensor) -> None:
     assert [sensor["id"] for sensor in online] == [2]
     by_metric = api.get(f"/api/assets/{asset['id']}/sensors/", query={"metric_type": "temp_return"}).json
     assert [sensor["id"] for sensor in by_metric] == [1]
+
+
+def test_an_asset_names_an_existing_cost_center_of_its_tenant_or_none(api, site_id, settings) -> None:
+    from climatrak.ledger.items import ensure_default_cost_center
+
+    assert api.post("/api/assets/", _asset(site_id)).json["cost_center"] is None
+    foreign = ensure_default_cost_center("beta")  # another tenant's cost centre is unknown here
+    status, body = api.post("/api/assets/", _asset(site_id, tag="CH-002", cost_center=foreign))
+    assert status == 400 and list(body) == ["cost_center"]
+    own = ensure_default_cost_center("acme")
+    status, asset = api.post("/api/assets/", _asset(site_id, tag="CH-002", cost_center=own))
+    assert status == 201 and asset["cost_center"] == own
+    assert api.patch(f"/api/assets/{asset['id']}/", {"cost_center": ""}).json["cost_center"] is None
+    assert api.patch(f"/api/assets/{asset['id']}/", {"cost_center": own}).json["cost_center"] == own

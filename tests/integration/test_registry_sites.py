@@ -133,3 +133,21 @@ def test_a_site_with_assets_cannot_be_deleted(api, tenant) -> None:
     status, body = api.delete(f"/api/sites/{site['id']}/")
     assert status == 400 and "detail" in body
     assert api.get(f"/api/sites/{site['id']}/").status == 200
+
+
+def test_a_site_names_an_existing_cost_center_of_its_tenant_or_none(api, tenant) -> None:
+    from climatrak.ledger.items import ensure_default_cost_center
+
+    cost_center = ensure_default_cost_center("acme")
+    status, site = api.post("/api/sites/", {**SITE, "cost_center": cost_center})
+    assert status == 201 and site["cost_center"] == cost_center
+    assert api.get(f"/api/sites/{site['id']}/").json["cost_center"] == cost_center
+    assert api.patch(f"/api/sites/{site['id']}/", {"cost_center": None}).json["cost_center"] is None
+    assert api.post("/api/sites/", {"name": "Plain"}).json["cost_center"] is None
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert api.patch(f"/api/sites/{site['id']}/", {"cost_center": unknown}) == (
+        400,
+        {"cost_center": [f'Invalid pk "{unknown}" - object does not exist.']},
+    )
+    status, body = api.post("/api/sites/", {"name": "X", "cost_center": "not-a-uuid"})
+    assert status == 400 and list(body) == ["cost_center"]

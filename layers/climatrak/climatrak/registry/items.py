@@ -42,6 +42,8 @@ class SiteItem(MainItem, discriminator="site"):
     latitude = DecimalAttribute(null=True)
     longitude = DecimalAttribute(null=True)
     timezone = UnicodeAttribute()
+    # TrakLedger cost centre (uuid) of the site's assets that have none of their own
+    cost_center_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = VersionAttribute()
@@ -78,6 +80,8 @@ class AssetItem(MainItem, discriminator="asset"):
     reactive_power_kvar = DecimalAttribute(null=True)
     sector = NumberAttribute(null=True)
     subsection = NumberAttribute(null=True)
+    # TrakLedger cost centre (uuid); None = the site's, else the tenant's default
+    cost_center_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = VersionAttribute()

@@ -23,6 +23,7 @@ from climatrak.core.config import DEFAULT_TIMEZONE, Settings
 from climatrak.core.errors import DomainError, NotFound
 from climatrak.core.identity import Principal, validate_tenant_slug
 from climatrak.core.timeutil import iso_ms, parse_iso, utc_now_iso
+from climatrak.ledger.items import CostCenterItem, LedgerKeys
 from climatrak.registry.items import AssetItem, DeviceItem, SensorItem, SiteItem, TenantItem
 from climatrak.registry.models import (
     COUNTED_ASSET_STATUSES,
@@ -124,6 +125,18 @@ def _not_null(patch: Any, names: Iterable[str]) -> None:
     for name in names:
         if name in patch.model_fields_set and getattr(patch, name) is None:
             raise DomainError("This field may not be null.", field=name)
+
+
+def _cost_center_id(repo: RegistryRepository, value: Any) -> str | None:
+    """A `cost_center` field (uuid or None) as stored; it must name a cost centre of the tenant."""
+    if value is None:
+        return None
+    cost_center_id = str(value)
+    try:
+        CostCenterItem.get(repo.pk, LedgerKeys.cost_center(cost_center_id), consistent_read=True)
+    except CostCenterItem.DoesNotExist:
+        raise DomainError(f'Invalid pk "{cost_center_id}" - object does not exist.', field="cost_center") from None
+    return cost_center_id
 
 
 def display_name(serial_number: str) -> str:
@@ -344,6 +357,7 @@ def site_view(site: SiteItem, registry: Registry) -> Site:
         latitude=site.latitude,
         longitude=site.longitude,
         timezone=site.timezone,
+        cost_center=site.cost_center_id,
         asset_count=asset_count,
         created_at=site.created_at,
         updated_at=site.updated_at,
@@ -380,6 +394,7 @@ def create_site(repo: RegistryRepository, body: SiteCreate) -> Site:
         latitude=_quantize(body.latitude, COORDINATE_PLACES),
         longitude=_quantize(body.longitude, COORDINATE_PLACES),
         timezone=body.timezone,
+        cost_center_id=_cost_center_id(repo, body.cost_center),
         created_at=now,
         updated_at=now,
     )
@@ -396,6 +411,8 @@ def update_site(repo: RegistryRepository, site_id: int, body: SitePatch) -> Site
     for name in ("latitude", "longitude"):
         if name in changes:
             changes[name] = _quantize(changes[name], COORDINATE_PLACES)
+    if "cost_center" in changes:
+        changes["cost_center_id"] = _cost_center_id(repo, changes.pop("cost_center"))
     for name, value in changes.items():
         setattr(site, name, value)
     site.updated_at = utc_now_iso()
@@ -487,6 +504,7 @@ def asset_view(asset: AssetItem, registry: Registry) -> Asset:
         company_id=None,
         sector_name=None,
         subsection_name=None,
+        cost_center=asset.cost_center_id,
     )
 
 
@@ -616,16 +634,21 @@ def _apply_asset_fields(asset: AssetItem, changes: Mapping[str, Any]) -> None:
             asset.site_id = value
         elif name == "model":
             asset.model_name = value
+        elif name == "cost_center":
+            asset.cost_center_id = value
         else:
             asset.__setattr__(name, value)
 
 
 def create_asset(repo: RegistryRepository, body: AssetCreate) -> Asset:
     _require_site(repo, body.site)
+    changes = body.model_dump(exclude_none=True)
+    if "cost_center" in changes:
+        changes["cost_center"] = _cost_center_id(repo, changes["cost_center"])
     now = utc_now_iso()
     asset = AssetItem(id=repo.new_id("asset"), created_at=now, updated_at=now, specifications={})
     # Fields the client left out keep the model defaults (status OK, health 100, "" texts).
-    _apply_asset_fields(asset, body.model_dump(exclude_none=True))
+    _apply_asset_fields(asset, changes)
     repo.create_asset(asset)
     return asset_view(asset, Registry(repo))
 
@@ -636,6 +659,8 @@ def update_asset(repo: RegistryRepository, asset_id: int, body: AssetPatch) -> A
     changes = body.model_dump(exclude_unset=True)
     if "site" in changes:
         _require_site(repo, changes["site"])
+    if "cost_center" in changes:
+        changes["cost_center"] = _cost_center_id(repo, changes["cost_center"])
     previous_tag = asset.tag
     _apply_asset_fields(asset, changes)
     asset.updated_at = utc_now_iso()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -41,6 +42,8 @@ OptionalDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
 OptionalDecimal = Annotated[Decimal | None, BeforeValidator(_blank_to_none)]
 OptionalPhases = Annotated[Literal[1, 2, 3] | None, BeforeValidator(_blank_to_none)]
 OptionalCapacityUnit = Annotated[CapacityUnit | None, BeforeValidator(_blank_to_none)]
+# A TrakLedger cost centre id (uuid string); null = none of its own.
+OptionalCostCenter = Annotated[UUID | None, BeforeValidator(_blank_to_none)]
 Latitude = Annotated[Decimal | None, BeforeValidator(_blank_to_none), Field(ge=-90, le=90)]
 Longitude = Annotated[Decimal | None, BeforeValidator(_blank_to_none), Field(ge=-180, le=180)]
 
@@ -62,6 +65,7 @@ class SiteCreate(RequestModel):
     timezone: str = DEFAULT_TIMEZONE
     latitude: Latitude = None
     longitude: Longitude = None
+    cost_center: OptionalCostCenter = None
 
 
 class SitePatch(RequestModel):
@@ -73,6 +77,7 @@ class SitePatch(RequestModel):
     timezone: str | None = None
     latitude: Latitude = None
     longitude: Longitude = None
+    cost_center: OptionalCostCenter = None
 
 
 class Site(BaseModel):
@@ -86,6 +91,7 @@ class Site(BaseModel):
     latitude: Decimal | None
     longitude: Decimal | None
     timezone: str
+    cost_center: str | None
     asset_count: int
     created_at: str
     updated_at: str
@@ -134,6 +140,7 @@ class AssetFields(RequestModel):
     reactive_power_kvar: OptionalDecimal = None
     specifications: dict[str, Any] | None = None
     health_score: int | None = Field(default=None, ge=0, le=100)
+    cost_center: OptionalCostCenter = None
 
 
 class AssetCreate(AssetFields):
@@ -191,6 +198,7 @@ class Asset(BaseModel):
     company_id: int | None
     sector_name: str | None
     subsection_name: str | None
+    cost_center: str | None
 
 
 class LatestReading(BaseModel):
