@@ -59,6 +59,11 @@ def test_invalid_choices_are_field_errors(api, site_id, field, value) -> None:
     assert status == 400 and list(body) == [field]
 
 
+def test_explicit_nulls_clear_optional_bounded_decimals(api, site_id) -> None:
+    status, asset = api.post("/api/assets/", _asset(site_id, power_factor=None))
+    assert status == 201 and asset["power_factor"] is None
+
+
 def test_unknown_site_is_a_field_error(api, site_id) -> None:
     status, body = api.post("/api/assets/", _asset(site_id + 99))
     assert status == 400 and list(body) == ["site"]

@@ -44,8 +44,8 @@ OptionalPhases = Annotated[Literal[1, 2, 3] | None, BeforeValidator(_blank_to_no
 OptionalCapacityUnit = Annotated[CapacityUnit | None, BeforeValidator(_blank_to_none)]
 # A TrakLedger cost centre id (uuid string); null = none of its own.
 OptionalCostCenter = Annotated[UUID | None, BeforeValidator(_blank_to_none)]
-Latitude = Annotated[Decimal | None, BeforeValidator(_blank_to_none), Field(ge=-90, le=90)]
-Longitude = Annotated[Decimal | None, BeforeValidator(_blank_to_none), Field(ge=-180, le=180)]
+Latitude = Annotated[Annotated[Decimal, Field(ge=-90, le=90)] | None, BeforeValidator(_blank_to_none)]
+Longitude = Annotated[Annotated[Decimal, Field(ge=-180, le=180)] | None, BeforeValidator(_blank_to_none)]
 
 
 class RequestModel(BaseModel):
@@ -133,7 +133,7 @@ class AssetFields(RequestModel):
     nominal_voltage: OptionalDecimal = None
     phases: OptionalPhases = None
     nominal_current: OptionalDecimal = None
-    power_factor: Annotated[Decimal | None, BeforeValidator(_blank_to_none), Field(ge=0, le=1)] = None
+    power_factor: Annotated[Annotated[Decimal, Field(ge=0, le=1)] | None, BeforeValidator(_blank_to_none)] = None
     refrigerant: str | None = None
     active_power_kw: OptionalDecimal = None
     apparent_power_kva: OptionalDecimal = None
