@@ -3,6 +3,8 @@ error mapping, pagination and JSON encoding. Domain errors become HTTP here and 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -18,7 +20,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
-from climatrak.core.errors import DomainError, Forbidden
+from climatrak.core.errors import DomainError, Forbidden, NotFound
 from climatrak.core.identity import Permission, Principal, normalise_tenant, principal_from_claims
 
 logger = Logger(service="api")
@@ -189,3 +191,69 @@ def _base_url(app: HasEvent, public_base_url: str) -> str:
         return public_base_url.rstrip("/")
     proto = headers.get("x-forwarded-proto") or "https"
     return f"{proto}://{host}"
+
+
+def cursor_paginate(
+    app: HasEvent,
+    fetch: Callable[[str | None, bool, int], Sequence[tuple[str, Any]]],
+    count: Callable[[], int],
+    public_base_url: str = "",
+) -> dict[str, Any]:
+    """The DRF page envelope for rows read in key order (e.g. a ledger walked month by month),
+    with an opaque `cursor` in the next/previous links.
+
+    `fetch(position, backwards, limit)` returns up to `limit` `(position, row)` pairs strictly
+    after `position` in the list's order (None: from the start), or strictly before it, nearest
+    first, when `backwards`. `count()` is called on the first page only: the cursor carries the
+    total on, so walking the pages costs one read of each page. A request with `page=N` (the
+    frontend's pager) is served by walking from the start, with page-number links."""
+    params = dict(app.current_event.query_string_parameters or {})
+    page, page_size = page_params(app)
+    token = params.get("cursor")
+    by_page = "page" in params and not token
+
+    def encode(position: str, backwards: bool, total: int) -> str:
+        raw = json.dumps({"p": position, "b": backwards, "c": total}, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def decode(value: str) -> tuple[str, bool, int]:
+        try:
+            state = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            position, backwards, total = state["p"], state["b"], state["c"]
+        except (ValueError, TypeError, KeyError, binascii.Error):
+            raise NotFound("Invalid cursor.") from None
+        if not isinstance(position, str) or not isinstance(backwards, bool) or not isinstance(total, int):
+            raise NotFound("Invalid cursor.")
+        return position, backwards, total
+
+    def link(**changes: str) -> str:
+        query = {name: value for name, value in params.items() if name not in ("page", "cursor")}
+        query.update(changes)
+        return f"{_base_url(app, public_base_url)}{app.current_event.path}?{urlencode(query)}"
+
+    if token:
+        position, backwards, total = decode(token)
+        pairs = list(fetch(position, backwards, page_size + 1))
+        more = len(pairs) > page_size
+        pairs = pairs[:page_size]
+        if backwards:
+            pairs.reverse()
+        has_next, has_previous = (True, more) if backwards else (more, True)
+    else:
+        start = (page - 1) * page_size
+        pairs = list(fetch(None, False, start + page_size + 1))
+        if page > 1 and start >= len(pairs):
+            raise NotFound("Invalid page.")
+        has_next, has_previous = len(pairs) > start + page_size, page > 1
+        pairs = pairs[start : start + page_size]
+        total = count()
+    next_link = previous_link = None
+    if by_page:
+        next_link = link(page=str(page + 1)) if has_next else None
+        previous_link = link(page=str(page - 1)) if has_previous else None
+    elif pairs:
+        next_link = link(cursor=encode(pairs[-1][0], False, total)) if has_next else None
+        previous_link = link(cursor=encode(pairs[0][0], True, total)) if has_previous else None
+    elif token and has_previous:
+        previous_link = link(cursor=encode(position, True, total))
+    return {"count": total, "next": next_link, "previous": previous_link, "results": [row for _, row in pairs]}

@@ -18,6 +18,7 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.exceptions import PutError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from climatrak.core.items import DecimalAttribute, MainItem, condition_failed
 from climatrak.core.keys import TenantKeys
@@ -155,6 +156,8 @@ class SavingsItem(MainItem, discriminator="savings_event"):
     description = UnicodeAttribute(default="")
     calculation_method = UnicodeAttribute(default="")
     cost_center_id = UnicodeAttribute()
+    # the summary category its amount counts under (SummaryRow.savings)
+    category = UnicodeAttribute(default="other")
     asset_id = NumberAttribute(null=True)
     work_order_id = NumberAttribute(null=True)
     alert_id = NumberAttribute(null=True)
@@ -178,6 +181,17 @@ class LedgerMonthItem(MainItem, discriminator="ledger_month"):
 # ---- the ledger -------------------------------------------------------------------------------
 
 
+class TransactionById(GlobalSecondaryIndex["TransactionItem"]):
+    """gsi1: `T#{t}#TX#{id}` / `TX` — one posting by id (eventually consistent; re-read the item)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
 class TransactionItem(MainItem, discriminator="ledger_transaction"):
     """pk `T#{t}#LEDGER#{YYYY-MM}`, sk `{occurred_at}#{id}` (a month's postings in time order);
     gsi1 `T#{t}#TX#{id}` / `TX` finds one by id."""
@@ -195,6 +209,7 @@ class TransactionItem(MainItem, discriminator="ledger_transaction"):
     cost_center_id = UnicodeAttribute()
     asset_id = NumberAttribute(null=True)
     work_order_id = NumberAttribute(null=True)
+    work_order_number = UnicodeAttribute(null=True)  # denormalised at posting time (C2)
     vendor_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -202,6 +217,7 @@ class TransactionItem(MainItem, discriminator="ledger_transaction"):
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     version = VersionAttribute()
+    by_id = TransactionById()
 
 
 class LedgerKeyGuard(MainItem, discriminator="ledger_key"):
@@ -209,6 +225,7 @@ class LedgerKeyGuard(MainItem, discriminator="ledger_key"):
 
     transaction_id = UnicodeAttribute()
     month = UnicodeAttribute()
+    ledger_sk = UnicodeAttribute(null=True)  # the posting's sk: a consistent read finds it (C2)
 
 
 class WorkOrderTransactionLink(MainItem, discriminator="work_order_transaction"):

@@ -1,0 +1,222 @@
+"""Commitments (API.md §5.5): draft → submitted → approved | rejected, cancel; each status change
+moves committed_pending / committed_approved in the same transaction; approval emits
+`commitment.approved` exactly once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pynamodb.connection import Connection
+
+from climatrak.core.errors import Conflict, DomainError
+from climatrak.core.identity import Principal, Role
+from climatrak.ledger import logic
+from tests.integration.ledger_world import YEAR, LedgerWorld, ledger_fixture  # noqa: F401
+
+COMMITMENTS = "/api/trakledger/commitments/"
+MARCH = f"{YEAR}-03"
+
+
+def committed(ledger: LedgerWorld, month: str = MARCH) -> tuple[Decimal, Decimal]:
+    totals = ledger.totals(month)
+    return totals["committed_pending"], totals["committed_approved"]
+
+
+@pytest.fixture
+def center(ledger: LedgerWorld) -> str:
+    return str(ledger.cost_center("CP", "Central plant")["id"])
+
+
+def test_a_commitment_as_the_frontend_creates_it(ledger: LedgerWorld, center: str) -> None:
+    body = {
+        "cost_center": center,
+        "category": "contracts",
+        "amount": 1200.5,
+        "currency": "BRL",
+        "budget_month": f"{YEAR}-03-17",
+        "description": "Monthly chiller contract",
+        "vendor_name": "Frio Service",
+        "submit": True,
+    }
+    status, item = ledger.api.post(COMMITMENTS, body)
+    assert status == 201
+    assert item["budget_month"] == f"{YEAR}-03-01"  # normalised to the first day
+    assert item["status"] == "submitted" and item["status_display"] == "Submetido"
+    assert item["amount"] == "1200.50" and item["category_display"] == "Contratos"
+    assert item["cost_center"] == item["cost_center_id"] == center and item["cost_center_code"] == "CP"
+    assert committed(ledger) == (Decimal("1200.50"), 0)
+    assert ledger.ok(ledger.api.get(f"{COMMITMENTS}{item['id']}/")) == item
+
+
+def test_a_draft_counts_nothing_until_submitted(ledger: LedgerWorld, center: str) -> None:
+    draft = ledger.commitment(center, "300", submit=False)
+    assert draft["status"] == "draft" and committed(ledger) == (0, 0)
+    submitted = ledger.act(draft["id"], "submit")
+    assert submitted["status"] == "submitted" and committed(ledger) == (Decimal("300"), 0)
+    assert ledger.api.post(f"{COMMITMENTS}{draft['id']}/submit/").status == 400
+
+
+def test_approval_moves_pending_to_approved_and_emits_one_event(ledger: LedgerWorld, center: str) -> None:
+    item = ledger.commitment(center, "1200.00")
+    approved = ledger.act(item["id"], "approve")
+    assert approved["status"] == "approved" and approved["approved_by"] == 1 and approved["approved_at"]
+    assert committed(ledger) == (0, Decimal("1200.00"))
+    summary = ledger.summary(f"{MARCH}-01")
+    assert (summary["committed"], summary["committed_approved"], summary["committed_pending"]) == (1200, 1200, 0)
+
+    [event] = ledger.events("commitment.approved")
+    assert event["event_id"] == approved["event_id"]
+    assert event["idempotency_key"] == f"commitment.approved:{item['id']}"
+    assert event["aggregate"] == {"type": "commitment", "id": item["id"]}
+    data = event["data"]
+    assert data["commitment_id"] == item["id"] and data["cost_center_id"] == center
+    assert data["amount"] == "1200.00" and data["currency"] == "BRL" and data["category"] == "contracts"
+    assert data["budget_month"] == f"{MARCH}-01" and data["vendor_name"] == "Frio Service"
+    assert data["work_order_id"] is None and data["description"] == "Chiller maintenance contract"
+
+    status, body = ledger.api.post(f"{COMMITMENTS}{item['id']}/approve/")
+    assert status == 400 and body["error"] == "Only submitted commitments can be approved."
+    assert len(ledger.events("commitment.approved")) == 1 and committed(ledger) == (0, Decimal("1200.00"))
+
+
+def test_rejection_needs_a_reason_and_shows_as_cancelled(ledger: LedgerWorld, center: str) -> None:
+    item = ledger.commitment(center, "80")
+    status, body = ledger.api.post(f"{COMMITMENTS}{item['id']}/reject/", {"reason": "too short"})
+    assert status == 400 and "reason" in body
+    assert committed(ledger) == (Decimal("80"), 0)
+
+    rejected = ledger.act(item["id"], "reject", {"reason": "Vendor quote expired last week"})
+    assert rejected["status"] == "cancelled" and rejected["status_display"] == "Rejeitado"
+    assert rejected["rejection_reason"] == "Vendor quote expired last week"
+    assert committed(ledger) == (0, 0)
+    assert ledger.events("commitment.approved") == []
+    statuses = {row["id"]: row["status"] for row in ledger.ok(ledger.api.get(COMMITMENTS))["results"]}
+    assert statuses == {item["id"]: "cancelled"}
+    cancelled = ledger.ok(ledger.api.get(COMMITMENTS, query={"status": "cancelled"}))["results"]
+    assert [row["id"] for row in cancelled] == [item["id"]]
+    assert ledger.ok(ledger.api.get(COMMITMENTS, query={"status": "rejected"}))["count"] == 1
+
+
+def test_cancel_takes_back_what_the_commitment_counted(ledger: LedgerWorld, center: str) -> None:
+    draft = ledger.commitment(center, "10", submit=False)
+    pending = ledger.commitment(center, "20")
+    approved = ledger.commitment(center, "40")
+    ledger.act(approved["id"], "approve")
+    assert committed(ledger) == (Decimal("20"), Decimal("40"))
+    for item in (draft, pending, approved):
+        assert ledger.act(item["id"], "cancel")["status"] == "cancelled"
+    assert committed(ledger) == (0, 0)
+    status, body = ledger.api.post(f"{COMMITMENTS}{draft['id']}/cancel/")
+    assert status == 400 and body["detail"] == body["error"] and body["code"] == "invalid_transition"
+
+
+def test_only_drafts_can_be_edited(ledger: LedgerWorld, center: str) -> None:
+    other = ledger.cost_center("OT")["id"]
+    draft = ledger.commitment(center, "10", submit=False)
+    patch = {"cost_center_id": other, "amount": 15, "budget_month": f"{YEAR}-04-20", "status": "approved", "notes": "n"}
+    edited = ledger.ok(ledger.api.patch(f"{COMMITMENTS}{draft['id']}/", patch))
+    assert edited["cost_center"] == other and edited["amount"] == "15.00" and edited["notes"] == "n"
+    assert edited["budget_month"] == f"{YEAR}-04-01" and edited["status"] == "draft"
+
+    submitted = ledger.commitment(center, "10")
+    status, body = ledger.api.patch(f"{COMMITMENTS}{submitted['id']}/", {"amount": 1})
+    assert status == 403 and body["detail"] == "Only draft commitments can be edited."
+    assert committed(ledger) == (Decimal("10"), 0)
+
+
+def test_list_filters_accept_the_frontend_aliases(ledger: LedgerWorld, center: str) -> None:
+    other = ledger.cost_center("OT")["id"]
+    first = ledger.commitment(center, "1", month=f"{YEAR}-03-01")
+    second = ledger.commitment(other, "2", month=f"{YEAR}-04-01", category="parts")
+    third = ledger.commitment(center, "3", month=f"{YEAR}-04-01", submit=False)
+
+    def ids(**query: str) -> list[str]:
+        return [row["id"] for row in ledger.ok(ledger.api.get(COMMITMENTS, query=query))["results"]]
+
+    assert ids() == [third["id"], second["id"], first["id"]]  # newest first
+    assert ids(cost_center_id=center) == [third["id"], first["id"]]
+    assert ids(cost_center=other) == [second["id"]]
+    assert ids(status="draft") == [third["id"]]
+    assert ids(budget_month=f"{YEAR}-04-01") == [third["id"], second["id"]]
+    assert ids(category="parts") == [second["id"]]
+    assert ids(ordering="amount") == [first["id"], second["id"], third["id"]]
+    assert ids(status_in="draft,submitted", min_amount="2") == [third["id"], second["id"]]
+    assert ledger.api.get(COMMITMENTS, query={"status": "bogus"}).status == 400
+    page = ledger.ok(ledger.api.get(COMMITMENTS, query={"page_size": "2"}))
+    assert page["count"] == 3 and page["next"].startswith("https://testserver/api/trakledger/commitments/?")
+
+
+def test_an_unknown_cost_center_is_refused(ledger: LedgerWorld) -> None:
+    body = {"cost_center": ledger.plan()["id"], "category": "other", "amount": 1, "budget_month": f"{YEAR}-01-01"}
+    status, errors = ledger.api.post(COMMITMENTS, body)
+    assert status == 400 and "cost_center" in errors
+    assert ledger.api.post(COMMITMENTS, {**body, "cost_center": ledger.default_cost_center, "amount": 0}).status == 400
+    assert ledger.items("commitment") == []
+
+
+# ---- concurrency --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def serialised_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's in-process TransactWriteItems is not atomic across threads (it evaluates every
+    condition, then applies, without a lock). DynamoDB is; make moto so by serialising the call
+    boundary. Everything else (reads, decisions, conditions) still interleaves freely."""
+    lock = threading.Lock()
+    original = Connection.transact_write_items
+
+    def transact_write_items(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "transact_write_items", transact_write_items)
+    yield
+
+
+def _approver() -> Principal:
+    return Principal(tenant="acme", role=Role.OPERATOR, user_id=7, email="op@example.com", subject="op")
+
+
+def test_twenty_concurrent_approvals_sum_exactly(ledger: LedgerWorld, center: str, serialised_moto: None) -> None:
+    amounts = [Decimal(f"{100 + n}.{n:02d}") for n in range(20)]
+    items = [ledger.commitment(center, str(amount)) for amount in amounts]
+    barrier = threading.Barrier(len(items))
+
+    def approve(item: dict[str, Any]) -> str:
+        barrier.wait()
+        return logic.approve_commitment(ledger.repo(), _approver(), item["id"]).status
+
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        assert list(pool.map(approve, items)) == ["approved"] * len(items)
+
+    assert committed(ledger) == (0, sum(amounts))
+    assert ledger.summary(f"{MARCH}-01")["committed_approved"] == float(sum(amounts))
+    assert len(ledger.events("commitment.approved")) == len(items)
+
+
+def test_racing_approvals_of_one_commitment_count_it_once(
+    ledger: LedgerWorld, center: str, serialised_moto: None
+) -> None:
+    item = ledger.commitment(center, "500.00")
+    barrier = threading.Barrier(8)
+
+    def approve(_: int) -> str:
+        barrier.wait()
+        try:
+            return logic.approve_commitment(ledger.repo(), _approver(), item["id"]).status
+        except Conflict:
+            return "conflict"
+        except DomainError:
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(approve, range(8)))
+
+    assert outcomes.count("approved") == 1, outcomes
+    assert committed(ledger) == (0, Decimal("500.00"))
+    assert len(ledger.events("commitment.approved")) == 1
