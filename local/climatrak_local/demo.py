@@ -1,15 +1,16 @@
 """`climatrak demo` / `make demo`: the product's main job, end to end, on a fresh local runtime.
 
-A hospital tenant with a site, six HVAC assets and their devices is registered through the API;
+A hospital tenant with a site, four HVAC assets and their devices is registered through the API;
 a simulated fleet publishes yesterday's 1-minute telemetry over real MQTT (both payload formats,
 plus a few bad messages on purpose) and a gateway posts signed messages to POST /ingest. Once
 the pipeline is idle the demo summarises what was stored and rejected, reads data back through
-the API, and runs a SQL query over the Parquet lake with DuckDB.
+the API, and runs a SQL query over the Parquet lake with DuckDB. Then maintenance work turns into
+money (demo_finance): a budget, rate cards, a commitment, work orders closed, the cost engine's
+postings and the month's budget summary.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import urllib.error
@@ -28,7 +29,8 @@ from rich.table import Table
 from climatrak.core.errors import DomainError
 from climatrak.core.resources import INGEST_QUEUE, LAKE_BUCKET
 from climatrak.telemetry.signing import sign
-from climatrak_local import lake
+from climatrak_local import demo_finance, lake
+from climatrak_local.api_client import ApiClient, DemoError
 from climatrak_local.runtime import LocalRuntime
 from climatrak_local.simulator import (
     BadMessage,
@@ -91,47 +93,6 @@ WHERE tenant = '{tenant}' AND dt = '{day}'
 GROUP BY 1
 ORDER BY 1
 """
-
-
-class DemoError(Exception):
-    """A failure worth one clear line."""
-
-
-# -- the API, over HTTP --------------------------------------------------------------------------
-
-
-class ApiClient:
-    def __init__(self, base_url: str, token: str | None = None) -> None:
-        self._base_url = base_url.rstrip("/")
-        self._token = token
-
-    def call(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
-    ) -> tuple[int, Any]:
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        request = urllib.request.Request(self._base_url + path, data=data, method=method)  # noqa: S310 - loopback http
-        request.add_header("Content-Type", "application/json")
-        if self._token:
-            request.add_header("Authorization", f"Bearer {self._token}")
-        for name, value in (headers or {}).items():
-            request.add_header(name, value)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback http
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            payload = error.read()
-            try:
-                return error.code, json.loads(payload or b"null")
-            except ValueError:
-                return error.code, payload.decode(errors="replace")
-        except urllib.error.URLError as error:
-            raise DemoError(f"{method} {path}: {error.reason}") from None
-
-    def expect(self, status: int, method: str, path: str, body: Any = None) -> Any:
-        got, payload = self.call(method, path, body)
-        if got != status:
-            raise DemoError(f"{method} {path} answered {got} (expected {status}): {payload}")
-        return payload
 
 
 # -- what the demo builds and measures -----------------------------------------------------------
@@ -415,6 +376,7 @@ def run_demo() -> int:
         stats.idle_at = time.monotonic()
         console.print(summary_table(runtime, api, day, stats, bad))
         console.print(lake_table(runtime, day))
+        demo_finance.run_finance(runtime, api, registry.site_id, TIMEZONE, console)
     except (DemoError, PublishError, DomainError, TimeoutError, OSError) as error:
         console.print(f"[red]demo failed:[/] {error}")
         return 1

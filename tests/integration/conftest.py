@@ -86,12 +86,26 @@ def clean_aws(aws: None) -> Iterator[None]:
         while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
             for message in messages:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    _forget_stream_records()
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     for spec in TABLES:
         key_names = [spec.partition_key, *([spec.sort_key] if spec.sort_key else [])]
         for page in dynamodb.get_paginator("scan").paginate(TableName=spec.local_name):
             for item in page["Items"]:
                 dynamodb.delete_item(TableName=spec.local_name, Key={name: item[name] for name in key_names})
+
+
+def _forget_stream_records() -> None:
+    """moto keeps every stream record of the session on its table object and deep-copies the
+    whole table for each TransactWriteItems, so transactions slow down as the session grows.
+    Tests never read moto's stream (the event pump builds stream records from the table)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    for spec in TABLES:
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables.get(spec.local_name)
+        if table is not None and table.stream_shard is not None:
+            table.stream_shard.items.clear()
 
 
 class ApiResponse(NamedTuple):

@@ -25,7 +25,6 @@ from tests.integration.test_ledger_postings import (
     asset_actuals,
     ledger_actuals,
     ledger_snapshot,
-    short_moto_stream,  # noqa: F401
     summary_actuals,
     table_items,
 )

@@ -10,7 +10,6 @@ import pytest
 
 from tests.integration.cmms_world import CmmsWorld
 from tests.integration.event_pump import pump_events
-from tests.integration.test_ledger_postings import short_moto_stream  # noqa: F401
 
 TRANSACTIONS = "/api/trakledger/transactions/"
 

@@ -12,7 +12,6 @@ from climatrak.ledger.cost_engine import post_commitment
 from tests.integration.ledger_world import LedgerWorld, ledger  # noqa: F401
 from tests.integration.test_ledger_postings import (
     ledger_snapshot,
-    short_moto_stream,  # noqa: F401
     summary_actuals,
     table_items,
 )

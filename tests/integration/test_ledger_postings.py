@@ -27,20 +27,6 @@ REGION = "us-east-1"
 # ---- helpers shared by the ledger test files ------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def short_moto_stream(aws: None, settings: Settings) -> None:
-    """moto keeps every stream record of the session on the table object and deep-copies the
-    whole table for each TransactWriteItems, so transactions slow down as the session grows.
-    Forget earlier tests' stream records (nothing here reads moto's stream: the event pump
-    builds its records from the table). Import this fixture into each ledger test module."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
-
-    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].tables.get(settings.main_table)
-    if table is not None and table.stream_shard is not None:
-        table.stream_shard.items.clear()
-
-
 def table_items(settings: Settings, kind: str | None = None) -> list[dict[str, Any]]:
     """Every Main-table item (optionally of one kind), as plain python values."""
     table = boto3.resource("dynamodb", region_name=REGION).Table(settings.main_table)

@@ -13,7 +13,6 @@ from climatrak.registry.logic import create_tenant
 from functions.api import ledger_transactions_routes
 from tests.integration.ledger_world import LedgerWorld, ledger  # noqa: F401
 from tests.integration.test_cost_engine import closed
-from tests.integration.test_ledger_postings import short_moto_stream  # noqa: F401
 
 TRANSACTIONS = "/api/trakledger/transactions/"
 

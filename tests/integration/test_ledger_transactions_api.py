@@ -18,7 +18,6 @@ from tests.integration.test_cost_engine import closed
 from tests.integration.test_ledger_postings import (
     ledger_actuals,
     posting,
-    short_moto_stream,  # noqa: F401
     summary_actuals,
     table_items,
 )
