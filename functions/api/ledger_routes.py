@@ -9,9 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
-from climatrak.core.http import json_response, paginate, principal, requires
+from climatrak.core.http import json_response, principal, requires
 from climatrak.core.identity import Permission
 from climatrak.ledger import logic
 from climatrak.ledger.models import (
@@ -41,7 +40,7 @@ from climatrak.ledger.models import (
 )
 from climatrak.ledger.repository import LedgerRepository
 
-from .dependencies import settings
+from .route_support import doc, no_content, page, query, tenant_repository
 
 router = APIGatewayRouter()
 
@@ -49,27 +48,7 @@ READ = Permission.LEDGER_READ
 WRITE = Permission.LEDGER_WRITE
 APPROVE = Permission.COMMITMENT_APPROVE
 
-
-def _doc(model: type[BaseModel] | Any, status: int = 200) -> dict[int, Any]:
-    """OpenAPI response description for a route (bodies are built by json_response)."""
-    return {status: {"description": "OK", "content": {"application/json": {"model": model}}}}
-
-
-def _repo() -> LedgerRepository:
-    return LedgerRepository(principal(router).tenant, settings())
-
-
-def _query(*names: str) -> dict[str, str | None]:
-    params = router.current_event.query_string_parameters or {}
-    return {name: params.get(name) for name in names}
-
-
-def _page(rows: list[Any]) -> Response[Any]:
-    return json_response(200, paginate(router, rows, settings().public_base_url))
-
-
-def _no_content() -> Response[Any]:
-    return Response(status_code=204, body="")
+_repo = tenant_repository(router, LedgerRepository)
 
 
 # ---- cost centres ---------------------------------------------------------------------------
@@ -77,25 +56,25 @@ def _no_content() -> Response[Any]:
 COST_CENTER_FILTERS = ("code", "name", "parent", "parent_id", "is_root", "is_active", "has_tag", "search", "ordering")
 
 
-@router.get("/trakledger/cost-centers/", responses=_doc(list[CostCenter]))
+@router.get("/trakledger/cost-centers/", responses=doc(list[CostCenter]))
 @requires(router, READ)
 def list_cost_centers() -> Response[Any]:
-    return _page(logic.list_cost_centers(_repo(), _query(*COST_CENTER_FILTERS)))
+    return page(router, logic.list_cost_centers(_repo(), query(router, *COST_CENTER_FILTERS)))
 
 
-@router.post("/trakledger/cost-centers/", responses=_doc(CostCenter, 201))
+@router.post("/trakledger/cost-centers/", responses=doc(CostCenter, 201))
 @requires(router, WRITE)
 def create_cost_center(body: CostCenterCreate) -> Response[Any]:
     return json_response(201, logic.create_cost_center(_repo(), principal(router), body))
 
 
-@router.get("/trakledger/cost-centers/<cost_center_id>/", responses=_doc(CostCenter))
+@router.get("/trakledger/cost-centers/<cost_center_id>/", responses=doc(CostCenter))
 @requires(router, READ)
 def get_cost_center(cost_center_id: str) -> Response[Any]:
     return json_response(200, logic.get_cost_center(_repo(), logic.parse_id(cost_center_id)))
 
 
-@router.patch("/trakledger/cost-centers/<cost_center_id>/", responses=_doc(CostCenter))
+@router.patch("/trakledger/cost-centers/<cost_center_id>/", responses=doc(CostCenter))
 @requires(router, WRITE)
 def update_cost_center(cost_center_id: str, body: CostCenterPatch) -> Response[Any]:
     return json_response(200, logic.update_cost_center(_repo(), logic.parse_id(cost_center_id), body))
@@ -105,7 +84,7 @@ def update_cost_center(cost_center_id: str, body: CostCenterPatch) -> Response[A
 @requires(router, WRITE)
 def delete_cost_center(cost_center_id: str) -> Response[Any]:
     logic.delete_cost_center(_repo(), logic.parse_id(cost_center_id))
-    return _no_content()
+    return no_content()
 
 
 # ---- rate cards -----------------------------------------------------------------------------
@@ -122,25 +101,25 @@ RATE_CARD_FILTERS = (
 )
 
 
-@router.get("/trakledger/rate-cards/", responses=_doc(list[RateCard]))
+@router.get("/trakledger/rate-cards/", responses=doc(list[RateCard]))
 @requires(router, READ)
 def list_rate_cards() -> Response[Any]:
-    return _page(logic.list_rate_cards(_repo(), _query(*RATE_CARD_FILTERS)))
+    return page(router, logic.list_rate_cards(_repo(), query(router, *RATE_CARD_FILTERS)))
 
 
-@router.post("/trakledger/rate-cards/", responses=_doc(RateCard, 201))
+@router.post("/trakledger/rate-cards/", responses=doc(RateCard, 201))
 @requires(router, WRITE)
 def create_rate_card(body: RateCardCreate) -> Response[Any]:
     return json_response(201, logic.create_rate_card(_repo(), principal(router), body))
 
 
-@router.get("/trakledger/rate-cards/<rate_card_id>/", responses=_doc(RateCard))
+@router.get("/trakledger/rate-cards/<rate_card_id>/", responses=doc(RateCard))
 @requires(router, READ)
 def get_rate_card(rate_card_id: str) -> Response[Any]:
     return json_response(200, logic.get_rate_card(_repo(), logic.parse_id(rate_card_id)))
 
 
-@router.patch("/trakledger/rate-cards/<rate_card_id>/", responses=_doc(RateCard))
+@router.patch("/trakledger/rate-cards/<rate_card_id>/", responses=doc(RateCard))
 @requires(router, WRITE)
 def update_rate_card(rate_card_id: str, body: RateCardPatch) -> Response[Any]:
     return json_response(200, logic.update_rate_card(_repo(), logic.parse_id(rate_card_id), body))
@@ -150,7 +129,7 @@ def update_rate_card(rate_card_id: str, body: RateCardPatch) -> Response[Any]:
 @requires(router, WRITE)
 def delete_rate_card(rate_card_id: str) -> Response[Any]:
     logic.delete_rate_card(_repo(), logic.parse_id(rate_card_id))
-    return _no_content()
+    return no_content()
 
 
 # ---- budget plans ---------------------------------------------------------------------------
@@ -158,25 +137,25 @@ def delete_rate_card(rate_card_id: str) -> Response[Any]:
 PLAN_FILTERS = ("year", "status", "search", "ordering")
 
 
-@router.get("/trakledger/budget-plans/", responses=_doc(list[BudgetPlan]))
+@router.get("/trakledger/budget-plans/", responses=doc(list[BudgetPlan]))
 @requires(router, READ)
 def list_budget_plans() -> Response[Any]:
-    return _page(logic.list_plans(_repo(), _query(*PLAN_FILTERS)))
+    return page(router, logic.list_plans(_repo(), query(router, *PLAN_FILTERS)))
 
 
-@router.post("/trakledger/budget-plans/", responses=_doc(BudgetPlan, 201))
+@router.post("/trakledger/budget-plans/", responses=doc(BudgetPlan, 201))
 @requires(router, WRITE)
 def create_budget_plan(body: BudgetPlanCreate) -> Response[Any]:
     return json_response(201, logic.create_plan(_repo(), principal(router), body))
 
 
-@router.get("/trakledger/budget-plans/<plan_id>/", responses=_doc(BudgetPlanDetail))
+@router.get("/trakledger/budget-plans/<plan_id>/", responses=doc(BudgetPlanDetail))
 @requires(router, READ)
 def get_budget_plan(plan_id: str) -> Response[Any]:
     return json_response(200, logic.get_plan(_repo(), logic.parse_id(plan_id)))
 
 
-@router.patch("/trakledger/budget-plans/<plan_id>/", responses=_doc(BudgetPlan))
+@router.patch("/trakledger/budget-plans/<plan_id>/", responses=doc(BudgetPlan))
 @requires(router, WRITE)
 def update_budget_plan(plan_id: str, body: BudgetPlanPatch) -> Response[Any]:
     return json_response(200, logic.update_plan(_repo(), logic.parse_id(plan_id), body))
@@ -186,7 +165,7 @@ def update_budget_plan(plan_id: str, body: BudgetPlanPatch) -> Response[Any]:
 @requires(router, WRITE)
 def delete_budget_plan(plan_id: str) -> Response[Any]:
     logic.delete_plan(_repo(), logic.parse_id(plan_id))
-    return _no_content()
+    return no_content()
 
 
 # ---- budget envelopes -----------------------------------------------------------------------
@@ -195,25 +174,25 @@ def delete_budget_plan(plan_id: str) -> Response[Any]:
 ENVELOPE_FILTERS = ("budget_plan_id", "budget_plan", "cost_center", "cost_center_id", "category", "is_active", "search")
 
 
-@router.get("/trakledger/budget-envelopes/", responses=_doc(list[Envelope]))
+@router.get("/trakledger/budget-envelopes/", responses=doc(list[Envelope]))
 @requires(router, READ)
 def list_budget_envelopes() -> Response[Any]:
-    return _page(logic.list_envelopes(_repo(), _query(*ENVELOPE_FILTERS)))
+    return page(router, logic.list_envelopes(_repo(), query(router, *ENVELOPE_FILTERS)))
 
 
-@router.post("/trakledger/budget-envelopes/", responses=_doc(Envelope, 201))
+@router.post("/trakledger/budget-envelopes/", responses=doc(Envelope, 201))
 @requires(router, WRITE)
 def create_budget_envelope(body: EnvelopeCreate) -> Response[Any]:
     return json_response(201, logic.create_envelope(_repo(), body))
 
 
-@router.get("/trakledger/budget-envelopes/<envelope_id>/", responses=_doc(Envelope))
+@router.get("/trakledger/budget-envelopes/<envelope_id>/", responses=doc(Envelope))
 @requires(router, READ)
 def get_budget_envelope(envelope_id: str) -> Response[Any]:
     return json_response(200, logic.get_envelope(_repo(), logic.parse_id(envelope_id)))
 
 
-@router.patch("/trakledger/budget-envelopes/<envelope_id>/", responses=_doc(Envelope))
+@router.patch("/trakledger/budget-envelopes/<envelope_id>/", responses=doc(Envelope))
 @requires(router, WRITE)
 def update_budget_envelope(envelope_id: str, body: EnvelopePatch) -> Response[Any]:
     return json_response(200, logic.update_envelope(_repo(), logic.parse_id(envelope_id), body))
@@ -223,7 +202,7 @@ def update_budget_envelope(envelope_id: str, body: EnvelopePatch) -> Response[An
 @requires(router, WRITE)
 def delete_budget_envelope(envelope_id: str) -> Response[Any]:
     logic.delete_envelope(_repo(), logic.parse_id(envelope_id))
-    return _no_content()
+    return no_content()
 
 
 # ---- commitments ----------------------------------------------------------------------------
@@ -250,49 +229,49 @@ COMMITMENT_FILTERS = (
 )
 
 
-@router.get("/trakledger/commitments/", responses=_doc(list[Commitment]))
+@router.get("/trakledger/commitments/", responses=doc(list[Commitment]))
 @requires(router, READ)
 def list_commitments() -> Response[Any]:
-    return _page(logic.list_commitments(_repo(), _query(*COMMITMENT_FILTERS)))
+    return page(router, logic.list_commitments(_repo(), query(router, *COMMITMENT_FILTERS)))
 
 
-@router.post("/trakledger/commitments/", responses=_doc(Commitment, 201))
+@router.post("/trakledger/commitments/", responses=doc(Commitment, 201))
 @requires(router, WRITE)
 def create_commitment(body: CommitmentCreate) -> Response[Any]:
     return json_response(201, logic.create_commitment(_repo(), principal(router), body))
 
 
-@router.get("/trakledger/commitments/<commitment_id>/", responses=_doc(Commitment))
+@router.get("/trakledger/commitments/<commitment_id>/", responses=doc(Commitment))
 @requires(router, READ)
 def get_commitment(commitment_id: str) -> Response[Any]:
     return json_response(200, logic.get_commitment(_repo(), logic.parse_id(commitment_id)))
 
 
-@router.patch("/trakledger/commitments/<commitment_id>/", responses=_doc(Commitment))
+@router.patch("/trakledger/commitments/<commitment_id>/", responses=doc(Commitment))
 @requires(router, WRITE)
 def update_commitment(commitment_id: str, body: CommitmentPatch) -> Response[Any]:
     return json_response(200, logic.update_commitment(_repo(), logic.parse_id(commitment_id), body))
 
 
-@router.post("/trakledger/commitments/<commitment_id>/submit/", responses=_doc(Commitment))
+@router.post("/trakledger/commitments/<commitment_id>/submit/", responses=doc(Commitment))
 @requires(router, WRITE)
 def submit_commitment(commitment_id: str) -> Response[Any]:
     return json_response(200, logic.submit_commitment(_repo(), logic.parse_id(commitment_id)))
 
 
-@router.post("/trakledger/commitments/<commitment_id>/approve/", responses=_doc(CommitmentApproved))
+@router.post("/trakledger/commitments/<commitment_id>/approve/", responses=doc(CommitmentApproved))
 @requires(router, APPROVE)
 def approve_commitment(commitment_id: str) -> Response[Any]:
     return json_response(200, logic.approve_commitment(_repo(), principal(router), logic.parse_id(commitment_id)))
 
 
-@router.post("/trakledger/commitments/<commitment_id>/reject/", responses=_doc(Commitment))
+@router.post("/trakledger/commitments/<commitment_id>/reject/", responses=doc(Commitment))
 @requires(router, APPROVE)
 def reject_commitment(commitment_id: str, body: CommitmentReject) -> Response[Any]:
     return json_response(200, logic.reject_commitment(_repo(), logic.parse_id(commitment_id), body))
 
 
-@router.post("/trakledger/commitments/<commitment_id>/cancel/", responses=_doc(Commitment))
+@router.post("/trakledger/commitments/<commitment_id>/cancel/", responses=doc(Commitment))
 @requires(router, WRITE)
 def cancel_commitment(commitment_id: str) -> Response[Any]:
     return json_response(200, logic.cancel_commitment(_repo(), logic.parse_id(commitment_id)))
@@ -319,19 +298,19 @@ SAVINGS_FILTERS = (
 )
 
 
-@router.get("/trakledger/savings-events/", responses=_doc(list[SavingsEvent]))
+@router.get("/trakledger/savings-events/", responses=doc(list[SavingsEvent]))
 @requires(router, READ)
 def list_savings_events() -> Response[Any]:
-    return _page(logic.list_savings(_repo(), _query(*SAVINGS_FILTERS)))
+    return page(router, logic.list_savings(_repo(), query(router, *SAVINGS_FILTERS)))
 
 
-@router.post("/trakledger/savings-events/", responses=_doc(SavingsEvent, 201))
+@router.post("/trakledger/savings-events/", responses=doc(SavingsEvent, 201))
 @requires(router, WRITE)
 def create_savings_event(body: SavingsCreate) -> Response[Any]:
     return json_response(201, logic.create_savings(_repo(), principal(router), body))
 
 
-@router.get("/trakledger/savings-events/<savings_id>/", responses=_doc(SavingsEvent))
+@router.get("/trakledger/savings-events/<savings_id>/", responses=doc(SavingsEvent))
 @requires(router, READ)
 def get_savings_event(savings_id: str) -> Response[Any]:
     return json_response(200, logic.get_savings(_repo(), logic.parse_id(savings_id)))
@@ -340,23 +319,23 @@ def get_savings_event(savings_id: str) -> Response[Any]:
 # ---- budget summary and top costs -----------------------------------------------------------
 
 
-@router.get("/trakledger/budget-summary/", responses=_doc(BudgetSummary))
+@router.get("/trakledger/budget-summary/", responses=doc(BudgetSummary))
 @requires(router, READ)
 def budget_summary() -> Response[Any]:
-    params = _query("month", "cost_center", "cost_center_id")
+    params = query(router, "month", "cost_center", "cost_center_id")
     cost_center = params["cost_center"] or params["cost_center_id"]
     return json_response(200, logic.budget_summary(_repo(), params["month"], cost_center))
 
 
-@router.get("/trakledger/budget-summary/year/", responses=_doc(YearSummary))
+@router.get("/trakledger/budget-summary/year/", responses=doc(YearSummary))
 @requires(router, READ)
 def budget_summary_year() -> Response[Any]:
-    params = _query("year", "cost_center", "cost_center_id")
+    params = query(router, "year", "cost_center", "cost_center_id")
     cost_center = params["cost_center"] or params["cost_center_id"]
     return json_response(200, logic.year_summary(_repo(), params["year"], cost_center))
 
 
-@router.get("/trakledger/top-costs/", responses=_doc(TopCosts))
+@router.get("/trakledger/top-costs/", responses=doc(TopCosts))
 @requires(router, READ)
 def top_costs() -> Response[Any]:
-    return json_response(200, logic.top_costs(_repo(), _query("by", "start", "end", "limit")))
+    return json_response(200, logic.top_costs(_repo(), query(router, "by", "start", "end", "limit")))

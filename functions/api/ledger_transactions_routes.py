@@ -8,7 +8,6 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import BaseModel
 
 from climatrak.core.errors import NotFound
 from climatrak.core.http import cursor_paginate, json_response, principal, requires
@@ -24,6 +23,7 @@ from climatrak.ledger.transaction_models import (
 )
 
 from .dependencies import settings
+from .route_support import doc, no_content, query_params, tenant_repository
 
 router = APIGatewayRouter()
 
@@ -31,14 +31,7 @@ READ = Permission.LEDGER_READ
 WRITE = Permission.LEDGER_WRITE
 LOCK = Permission.MONTH_LOCK
 
-
-def _doc(model: type[BaseModel] | Any, status: int = 200) -> dict[int, Any]:
-    """OpenAPI response description for a route (bodies are built by json_response)."""
-    return {status: {"description": "OK", "content": {"application/json": {"model": model}}}}
-
-
-def _repo() -> PostingRepository:
-    return PostingRepository(principal(router).tenant, settings())
+_repo = tenant_repository(router, PostingRepository)
 
 
 def _id(raw: str) -> str:
@@ -48,30 +41,29 @@ def _id(raw: str) -> str:
     return raw
 
 
-@router.get("/trakledger/transactions/", responses=_doc(list[CostTransaction]))
+@router.get("/trakledger/transactions/", responses=doc(list[CostTransaction]))
 @requires(router, READ)
 def list_transactions() -> Response[Any]:
     repo = _repo()
-    params = router.current_event.query_string_parameters or {}
-    listing = postings.list_transactions(repo, params)
+    listing = postings.list_transactions(repo, query_params(router))
     page = cursor_paginate(router, listing.fetch, listing.count, settings().public_base_url)
     page["results"] = postings.transaction_views(repo, page["results"], listing.states)
     return json_response(200, page)
 
 
-@router.post("/trakledger/transactions/", responses=_doc(CostTransaction, 201))
+@router.post("/trakledger/transactions/", responses=doc(CostTransaction, 201))
 @requires(router, WRITE)
 def create_transaction(body: TransactionCreate) -> Response[Any]:
     return json_response(201, postings.create_manual(_repo(), body, principal(router).user_id))
 
 
-@router.get("/trakledger/transactions/<transaction_id>/", responses=_doc(CostTransaction))
+@router.get("/trakledger/transactions/<transaction_id>/", responses=doc(CostTransaction))
 @requires(router, READ)
 def get_transaction(transaction_id: str) -> Response[Any]:
     return json_response(200, postings.get_transaction(_repo(), _id(transaction_id)))
 
 
-@router.patch("/trakledger/transactions/<transaction_id>/", responses=_doc(CostTransaction))
+@router.patch("/trakledger/transactions/<transaction_id>/", responses=doc(CostTransaction))
 @requires(router, WRITE)
 def update_transaction(transaction_id: str, body: TransactionPatch) -> Response[Any]:
     return json_response(200, postings.update_manual(_repo(), _id(transaction_id), body))
@@ -81,16 +73,16 @@ def update_transaction(transaction_id: str, body: TransactionPatch) -> Response[
 @requires(router, WRITE)
 def delete_transaction(transaction_id: str) -> Response[Any]:
     postings.delete_manual(_repo(), _id(transaction_id))
-    return Response(status_code=204, body="")
+    return no_content()
 
 
-@router.post("/trakledger/budget-months/lock/", responses=_doc(MonthLockState))
+@router.post("/trakledger/budget-months/lock/", responses=doc(MonthLockState))
 @requires(router, LOCK)
 def lock_month(body: MonthLockRequest) -> Response[Any]:
     return json_response(200, months.lock_month(_repo(), body.month, principal(router).user_id))
 
 
-@router.post("/trakledger/budget-months/unlock/", responses=_doc(MonthLockState))
+@router.post("/trakledger/budget-months/unlock/", responses=doc(MonthLockState))
 @requires(router, LOCK)
 def unlock_month(body: MonthLockRequest) -> Response[Any]:
     return json_response(200, months.unlock_month(_repo(), body.month, principal(router).user_id))

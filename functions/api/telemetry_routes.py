@@ -16,6 +16,7 @@ from climatrak.telemetry.history import asset_series, device_series, resolve_int
 from climatrak.telemetry.readings import ReadingRepository
 
 from .dependencies import settings
+from .route_support import query_values
 
 router = APIGatewayRouter()
 
@@ -46,8 +47,7 @@ def time_range(start: str | None, end: str | None) -> tuple[int, int]:
 
 
 def sensor_filter() -> set[str] | None:
-    values = router.current_event.get_multi_value_query_string_values("sensor_id") or []
-    return {value for value in values if value} or None
+    return {value for value in query_values(router, "sensor_id") if value} or None
 
 
 @router.get("/telemetry/assets/<asset_tag>/history/")
