@@ -58,6 +58,7 @@ def build_stacks(app: cdk.App, stage: StageConfig) -> ClimatrakStacks:
             *events.functions(),
         ],
         failed_event_metrics=events.failed_event_metrics(),
+        stream_lag_alarms=events.stream_lag_alarms(),
         description="ClimaTrak alarms and dashboard",
     )
     stacks = ClimatrakStacks(data=data, ingest=ingest, api=api, events=events, observability=observability)

@@ -1,7 +1,9 @@
 """Events admin API: failed events of the caller's tenant, one event, and retries.
 
 Owner and admin only (Permission.EVENTS_ADMIN). An event of another tenant is simply not found:
-the repository builds every key from the caller's tenant.
+the repository builds every key from the caller's tenant. `include_stuck=true` adds *stuck*
+events (pending, but the relay will not get them again by itself; `stuck: true` in the view)
+to the failed list and to the bulk retry.
 """
 
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from climatrak.core.errors import DomainError
 from climatrak.core.events import EventStatus
 from climatrak.core.http import json_response, requires
 from climatrak.core.identity import Permission
@@ -25,27 +28,44 @@ ADMIN = Permission.EVENTS_ADMIN
 _repo = tenant_repository(router, OutboxRepository)
 
 
+TRUE_VALUES = {"true", "1", "yes", "on"}
+FALSE_VALUES = {"false", "0", "no", "off", ""}
+
+
+def _flag(value: str | None, name: str) -> bool:
+    """A boolean query parameter, as DRF's BooleanField reads it."""
+    text = (value or "").strip().lower()
+    if text in TRUE_VALUES:
+        return True
+    if text in FALSE_VALUES:
+        return False
+    raise DomainError("Must be a valid boolean.", field=name)
+
+
 def _filter(status: str | None = None) -> EventFilter:
-    params = query(router, "event_name", "since", "until")
+    params = query(router, "event_name", "since", "until", "include_stuck")
     return EventFilter(
         status=status,
         event_name=params["event_name"] or None,
         since=params["since"] or None,
         until=params["until"] or None,
+        include_stuck=_flag(params["include_stuck"], "include_stuck"),
     )
 
 
 @router.get("/events/failed/", responses=doc(list[EventView]))
 @requires(router, ADMIN)
 def list_failed_events() -> Response[Any]:
-    """Failed events, newest first; filters `event_name`, `since`, `until` (ISO instants)."""
+    """Failed events, newest first; filters `event_name`, `since`, `until` (ISO instants) and
+    `include_stuck=true` (stuck pending events as well)."""
     return page(router, admin.list_events(_repo(), _filter(EventStatus.FAILED), limit=None))
 
 
 @router.post("/events/failed/retry/", responses=doc(RetryResult))
 @requires(router, ADMIN)
 def retry_failed_events() -> Response[Any]:
-    """Every failed event (matching the same filters) back to pending; the relay republishes them."""
+    """Every failed event (matching the same filters, `include_stuck` too) back to pending; the
+    relay republishes them."""
     return json_response(200, admin.retry_failed(_repo(), _filter()))
 
 
@@ -58,5 +78,5 @@ def get_event(event_id: str) -> Response[Any]:
 @router.post("/events/<event_id>/retry/", responses=doc(EventView))
 @requires(router, ADMIN)
 def retry_event(event_id: str) -> Response[Any]:
-    """A failed event back to pending (409 if it is not failed); the relay republishes it."""
+    """A failed or stuck event back to pending (409 otherwise); the relay republishes it."""
     return json_response(200, admin.retry_event(_repo(), event_id))

@@ -23,6 +23,7 @@ from constructs import Construct
 
 from climatrak.core.resources import CONSUMERS, EVENT_BUS, IDEMPOTENCY_TABLE, MAIN_TABLE, ConsumerSpec
 from climatrak.events.relay import RELAY_BATCH_SIZE, RELAY_STREAM_RETRY_ATTEMPTS, RELAY_TIMEOUT_SECONDS
+from climatrak.events.repository import STUCK_AFTER
 from climatrak.events.routing import consumer_event_pattern
 from climatrak.events.stream import OUTBOX_STREAM_FILTER
 from infra_cdk.function import METRICS_NAMESPACE, ClimatrakFunction, ClimatrakLayers
@@ -36,6 +37,10 @@ DLQ_RETENTION = Duration.days(14)
 DELIVERY_MAX_EVENT_AGE = Duration.hours(24)
 FAILED_EVENTS_METRIC = "EventsFailed"  # EMF, from the relay and every consumer (service dimension)
 METRIC_PERIOD = Duration.minutes(1)
+# The relay reading stream records older than this is stalled (a record retried over and over,
+# throttling, a disabled mapping): events stay pending and become stuck, so it pages someone.
+RELAY_ITERATOR_AGE_ALARM = Duration.seconds(int(STUCK_AFTER.total_seconds()))
+ITERATOR_AGE_PERIOD = Duration.minutes(5)
 
 
 def encrypted_queue(scope: Construct, construct_id: str, **kwargs: Any) -> sqs.Queue:
@@ -218,6 +223,11 @@ class EventsStack(Stack):
         named = [("Relay", self.relay)]
         named += [(f"{c.spec.queue.logical_id.removesuffix('Queue')}Consumer", c.function) for c in self.consumers]
         return named
+
+    def stream_lag_alarms(self) -> list[tuple[str, cloudwatch.IMetric, float]]:
+        """The relay's IteratorAge (ms, Lambda's metric of its stream mapping) and its threshold."""
+        age = self.relay.function.metric("IteratorAge", statistic="Maximum", period=ITERATOR_AGE_PERIOD)
+        return [("Relay", age, float(RELAY_ITERATOR_AGE_ALARM.to_milliseconds()))]
 
     def failed_event_metrics(self) -> list[tuple[str, cloudwatch.IMetric]]:
         """EventsFailed of the relay (events given up) and of each consumer (failed deliveries)."""

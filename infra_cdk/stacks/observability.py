@@ -38,6 +38,7 @@ class ObservabilityStack(Stack):
         ingest_queue: sqs.IQueue,
         functions: Sequence[tuple[str, ClimatrakFunction]],
         failed_event_metrics: Sequence[tuple[str, cloudwatch.IMetric]] = (),
+        stream_lag_alarms: Sequence[tuple[str, cloudwatch.IMetric, float]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -89,6 +90,15 @@ class ObservabilityStack(Stack):
                 metric,
                 threshold=0,
                 description=f"{name} gave up on events or failed to handle them: see GET /api/events/failed/.",
+            )
+
+        for name, metric, threshold in stream_lag_alarms:
+            self._alarm(
+                f"{name}IteratorAge",
+                metric,
+                threshold=threshold,
+                description=f"The {name} function is behind on its stream: events stay pending "
+                "(see GET /api/events/failed/?include_stuck=true).",
             )
 
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{stage.resource_prefix()}-ingest")

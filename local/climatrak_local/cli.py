@@ -235,19 +235,27 @@ def stage_event_bus_name(stage: str, cloudformation: Any) -> str:
 @events_app.command("list")
 def events_list(
     tenant: TenantOption,
-    status: Annotated[str | None, typer.Option(help="pending, processed or failed.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending, processed or failed (pending includes stuck events).")
+    ] = None,
     event_name: EventNameOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
+    include_stuck: Annotated[
+        bool, typer.Option("--include-stuck", help="With --status failed: stuck pending events too.")
+    ] = False,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.", min=1)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List a tenant's events, newest first."""
+    """List a tenant's events, newest first. A stuck event (pending, but the relay will not get
+    it again by itself) shows as "pending (stuck)"; `climatrak events retry` resends it."""
     from climatrak.events.admin import EventFilter, list_events
 
     with user_errors():
         _, repository = _outbox(tenant)
-        criteria = EventFilter(status=status, event_name=event_name, since=since, until=until)
+        criteria = EventFilter(
+            status=status, event_name=event_name, since=since, until=until, include_stuck=include_stuck
+        )
         rows = list_events(repository, criteria, limit=limit)
     if as_json:
         print_json([row.model_dump(mode="json") for row in rows])
@@ -257,8 +265,9 @@ def events_list(
 
     table = Table("event_id", "occurred_at", "event_name", "status", "attempts", "last_error")
     for row in rows:
+        shown_status = f"{row.status} (stuck)" if row.stuck else row.status
         table.add_row(
-            row.event_id, row.occurred_at, row.event_name, row.status, str(row.attempts), row.last_error or ""
+            row.event_id, row.occurred_at, row.event_name, shown_status, str(row.attempts), row.last_error or ""
         )
     Console().print(table)
     typer.echo(f"{len(rows)} event(s)")
@@ -277,20 +286,25 @@ def events_show(event_id: Annotated[str, typer.Argument(help="The event id.")], 
 @events_app.command("retry")
 def events_retry(
     tenant: TenantOption,
-    event_id: Annotated[str | None, typer.Argument(help="A failed event's id (or --all-failed).")] = None,
+    event_id: Annotated[str | None, typer.Argument(help="A failed or stuck event's id (or --all-failed).")] = None,
     all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed event of the tenant.")] = False,
+    include_stuck: Annotated[
+        bool, typer.Option("--include-stuck", help="With --all-failed: every stuck pending event too.")
+    ] = False,
 ) -> None:
-    """Set failed events back to pending: the relay publishes them again."""
-    from climatrak.events.admin import retry_event, retry_failed
+    """Set failed or stuck events back to pending: the relay publishes them again."""
+    from climatrak.events.admin import EventFilter, retry_event, retry_failed
 
     with user_errors():
         if bool(event_id) == all_failed:
             raise CliError("give one event id or --all-failed")
+        if include_stuck and not all_failed:
+            raise CliError("--include-stuck goes with --all-failed")
         _, repository = _outbox(tenant)
         if event_id:
             print_json(retry_event(repository, event_id).model_dump(mode="json"))
         else:
-            print_json(retry_failed(repository).model_dump(mode="json"))
+            print_json(retry_failed(repository, EventFilter(include_stuck=include_stuck)).model_dump(mode="json"))
 
 
 @events_app.command("replay")

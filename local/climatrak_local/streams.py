@@ -3,6 +3,9 @@ from moto (DescribeStream / GetShardIterator / GetRecords), keeps the records th
 filter keeps (the same filter CDK deploys), and invokes the handler in batches, honouring
 partial batch responses like Lambda: a failed record is retried (with the records after it)
 until it succeeds or the retry limit discards it, as the on-failure destination would get it.
+A handler that raises (a function error) has its batch split in two and each half retried
+on its own, like BisectBatchOnFunctionError, down to the single record that keeps failing:
+only that record counts retries and is discarded, never the good records around it.
 """
 
 from __future__ import annotations
@@ -131,7 +134,9 @@ class DynamoStreamPoller:
         self._lock = threading.Lock()
         self._backlog: list[dict[str, Any]] = []  # filtered records read but not yet done
         self._last_sequence: str | None = None  # last record read from the shard
-        self._retries: dict[str, int] = {}  # sequence number → failed deliveries
+        self._retries: dict[str, int] = {}  # sequence number → failed deliveries (unsettled records)
+        # Sizes of the next batches after a bisection (front first); empty: full batches.
+        self._segments: list[int] = []
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-poller-{name}", daemon=True)
@@ -221,7 +226,7 @@ class DynamoStreamPoller:
 
     def _deliver(self) -> bool:
         with self._lock:
-            batch = self._backlog[: self._batch_size]
+            batch = self._backlog[: self._segments[0] if self._segments else self._batch_size]
         if not batch:
             return False
         sequences = [record["dynamodb"]["SequenceNumber"] for record in batch]
@@ -236,7 +241,13 @@ class DynamoStreamPoller:
         return True
 
     def _settle(self, batch: list[dict[str, Any]], sequences: list[str], failed: list[str] | None) -> None:
-        """Like Lambda: checkpoint before the first failed record and retry from it."""
+        """Like Lambda: bisect a batch that failed as a whole; otherwise checkpoint before the
+        first failed record and retry from it, discarding a record past the retry limit."""
+        if failed is None and len(batch) > 1:
+            half = len(batch) // 2
+            logger.warning("stream poller %s: the handler failed a batch of %d; bisecting", self.name, len(batch))
+            self._segments[:1] = [half, len(batch) - half]
+            return
         if failed == []:
             done = len(batch)
         else:
@@ -245,11 +256,16 @@ class DynamoStreamPoller:
             if attempts > self._max_retries:
                 logger.error("stream poller %s: record %s failed %d times; discarded", self.name, first, attempts)
                 self.discarded.append(batch[sequences.index(first)])
-                self._retries.pop(first, None)
                 done = sequences.index(first) + 1
             else:
                 self._retries[first] = attempts
                 done = sequences.index(first)
                 self._stopping.wait(min(self._backoff * attempts, 1.0))  # a short backoff before the retry
+        for sequence in sequences[:done]:
+            self._retries.pop(sequence, None)  # settled: delivered or discarded
+        if self._segments:
+            self._segments[0] -= done
+            if self._segments[0] <= 0:
+                self._segments.pop(0)
         with self._lock:
             del self._backlog[:done]

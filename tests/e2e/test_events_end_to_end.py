@@ -14,7 +14,7 @@ from pynamodb.transactions import TransactWrite
 from typer.testing import CliRunner
 
 from climatrak.core.consumer import consumer_handler
-from climatrak.core.events import EventEnvelope, add_to_outbox, new_event
+from climatrak.core.events import EventEnvelope, add_to_outbox, new_event, outbox_item
 from climatrak.core.items import bind_main_table, transaction_connection
 from climatrak.core.resources import COST_ENGINE, IDEMPOTENCY_TABLE
 from climatrak.events.repository import OutboxRepository
@@ -125,3 +125,32 @@ def test_events_list_show_and_replay_on_the_cli(local_runtime: LocalRuntime, uni
     assert [envelope["event_id"] for envelope in consumer.envelopes] == [event.event_id, event.event_id]
     assert missing.exit_code == 1
     assert "Not found." in missing.output
+
+
+def test_a_stuck_event_shows_on_the_cli_and_a_retry_has_the_relay_send_it(
+    local_runtime: LocalRuntime, unique: str, cli_home: Path
+) -> None:
+    tenant = f"t{unique}"
+    consumer = RecordingFunction()
+    runner = CliRunner()
+    with local_runtime.use_handlers(cost_engine=consumer):
+        event = new_event(tenant, "work_order.closed", "work_order", 44, {"work_order_id": 44})
+        # a publish failed and the stream gave the record up: the stream's filter never keeps it again
+        stuck = outbox_item(event)
+        stuck.last_error = "ThrottlingException: Rate exceeded"
+        bind_main_table(local_runtime.settings.main_table)
+        stuck.save()
+        local_runtime.wait_until_idle()
+        listed = runner.invoke(app, ["events", "list", "--tenant", tenant, "--status", "pending", "--json"])
+        retried = runner.invoke(app, ["events", "retry", event.event_id, "--tenant", tenant])
+        local_runtime.wait_until_idle()
+
+    assert listed.exit_code == 0, listed.output
+    assert [(row["event_id"], row["status"], row["stuck"]) for row in json.loads(listed.output)] == [
+        (event.event_id, "pending", True)
+    ]
+    assert retried.exit_code == 0, retried.output
+    assert consumer.envelopes == [event.model_dump(mode="json")]
+    item = OutboxRepository(tenant, local_runtime.settings).get(event.event_id)
+    assert item is not None
+    assert (item.status, item.last_error) == ("processed", None)

@@ -6,6 +6,7 @@ import pytest
 
 from climatrak.core.resources import CONSUMERS, COST_ENGINE, EVENT_BUS
 from climatrak.events.relay import MAX_PUBLISH_ATTEMPTS, RELAY_BATCH_SIZE
+from climatrak.events.repository import STUCK_AFTER
 from climatrak.events.routing import consumer_event_pattern
 from climatrak.events.stream import OUTBOX_STREAM_FILTER
 from tests.infra.conftest import SynthesizedApp
@@ -186,3 +187,17 @@ def test_the_relay_and_consumers_alarm_on_errors_and_throttles(synthesized: Synt
             if a["MetricName"] == metric and refers_to(a["Dimensions"], logical_id(function.function))
         ]
         assert len(alarms) == 1
+
+
+def test_a_stalled_relay_pages_someone_on_its_iterator_age(synthesized: SynthesizedApp) -> None:
+    relay_function = logical_id(synthesized.stacks.events.relay.function)
+    (alarm,) = [
+        a
+        for a in observability_alarms(synthesized)
+        if a["MetricName"] == "IteratorAge" and refers_to(a["Dimensions"], relay_function)
+    ]
+    assert (alarm["Namespace"], alarm["Statistic"]) == ("AWS/Lambda", "Maximum")
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    # milliseconds: a relay reading records older than the stuck threshold is behind
+    assert alarm["Threshold"] == STUCK_AFTER.total_seconds() * 1000
+    assert alarm["AlarmActions"]

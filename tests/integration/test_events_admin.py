@@ -11,14 +11,16 @@ from pynamodb.transactions import TransactWrite
 from climatrak.core.config import Settings
 from climatrak.core.consumer import consumer_handler
 from climatrak.core.errors import DomainError
-from climatrak.core.events import EventEnvelope, add_to_outbox, new_event
+from climatrak.core.events import EventEnvelope, OutboxItem, add_to_outbox, new_event, outbox_pk
 from climatrak.core.http import ROUTE_PERMISSIONS
 from climatrak.core.identity import PERMISSIONS, Permission, Role
 from climatrak.core.items import bind_main_table, transaction_connection
 from climatrak.core.publisher import EventBusPublisher
 from climatrak.core.resources import ConsumerSpec, QueueSpec
+from climatrak.core.timeutil import iso_ms, now_ms
 from climatrak.events import admin
 from climatrak.events.admin import EventFilter
+from climatrak.events.relay import MAX_PUBLISH_ATTEMPTS
 from climatrak.events.repository import OutboxRepository
 from climatrak.registry.logic import create_tenant
 from functions.api import events_routes
@@ -129,7 +131,7 @@ def test_retry_sets_a_failed_event_pending_and_the_relay_republishes_it(
     assert [e["event_id"] for e in api.get("/api/events/failed/").json["results"]] == [failed[1].event_id]
 
 
-def test_only_failed_events_can_be_retried(api: Any, failed: list, logic: Consumer) -> None:
+def test_an_event_on_its_way_or_processed_cannot_be_retried(api: Any, failed: list, logic: Consumer) -> None:
     logic.broken = False
     api.post(f"/api/events/{failed[0].event_id}/retry/")
 
@@ -137,7 +139,100 @@ def test_only_failed_events_can_be_retried(api: Any, failed: list, logic: Consum
 
     assert status == 409
     assert body["code"] == "conflict"
-    assert body["detail"] == "Only failed events can be retried; this event is pending."
+    assert body["detail"].startswith("Only failed or stuck events can be retried; this event is pending")
+    pump(logic)
+    assert api.post(f"/api/events/{failed[0].event_id}/retry/").json["detail"] == (
+        "Only failed or stuck events can be retried; this event is processed."
+    )
+
+
+# ---- stuck events: pending, but the stream will not hand them to the relay again ----------------
+
+
+def untouched_for(settings: Settings, event: EventEnvelope, minutes: int) -> None:
+    """As if nothing had written the item for `minutes` (the relay crashed on its record)."""
+    bind_main_table(settings.main_table)
+    long_ago = iso_ms(now_ms() - minutes * 60_000)
+    OutboxItem(outbox_pk(event.tenant_id), event.event_id).update(actions=[OutboxItem.updated_at.set(long_ago)])
+
+
+def stuck_events(settings: Settings) -> tuple[EventEnvelope, EventEnvelope]:
+    """Two pending events of acme the relay will not see again by itself: one whose publish
+    failed (`last_error`) before the stream gave its record up, one untouched for 10 minutes."""
+    throttled, crashed = emit(settings, n=4), emit(settings, n=5)
+    repository = OutboxRepository("acme", settings)
+    error = "ThrottlingException: Rate exceeded"
+    assert repository.record_publish_failure(throttled.event_id, error, 0, MAX_PUBLISH_ATTEMPTS) == "pending"
+    untouched_for(settings, crashed, minutes=10)
+    return throttled, crashed
+
+
+def test_stuck_events_are_listed_with_the_failed_ones_on_request(api: Any, failed: list, settings: Settings) -> None:
+    throttled, crashed = stuck_events(settings)
+    emit(settings, n=6)  # just written: on its way to the relay, not stuck
+
+    assert api.get("/api/events/failed/").json["count"] == 2
+    status, body = api.get("/api/events/failed/", query={"include_stuck": "true"})
+
+    assert status == 200
+    rows = [(e["event_id"], e["status"], e["stuck"]) for e in body["results"]]
+    assert rows == [
+        (crashed.event_id, "pending", True),
+        (throttled.event_id, "pending", True),
+        (failed[1].event_id, "failed", False),
+        (failed[0].event_id, "failed", False),
+    ]
+    assert body["results"][1]["last_error"] == "ThrottlingException: Rate exceeded"
+    assert api.get("/api/events/failed/", query={"include_stuck": "maybe"}) == (
+        400,
+        {"include_stuck": ["Must be a valid boolean."]},
+    )
+
+
+def test_a_stuck_event_is_retried_and_the_relay_publishes_it(
+    api: Any, failed: list, logic: Consumer, settings: Settings
+) -> None:
+    logic.broken = False
+    stuck = stuck_events(settings)
+
+    for event in stuck:
+        status, body = api.post(f"/api/events/{event.event_id}/retry/")
+        assert status == 200, body
+        assert (body["status"], body["last_error"], body["stuck"]) == ("pending", None, False)
+    pump(logic)
+
+    for event in stuck:
+        assert api.get(f"/api/events/{event.event_id}/").json["status"] == "processed"
+    assert {e.event_id for e in stuck} <= set(logic.seen)
+
+
+def test_retry_all_failed_events_with_the_stuck_ones(
+    api: Any, failed: list, logic: Consumer, settings: Settings
+) -> None:
+    logic.broken = False
+    stuck = stuck_events(settings)
+
+    status, body = api.post("/api/events/failed/retry/", query={"include_stuck": "true"})
+    pump(logic)
+
+    assert status == 200
+    assert set(body["event_ids"]) == {failed[0].event_id, failed[1].event_id, *(e.event_id for e in stuck)}
+    assert api.get("/api/events/failed/", query={"include_stuck": "true"}).json["count"] == 0
+
+
+# ---- time filters --------------------------------------------------------------------------
+
+
+def test_instants_before_1970_or_far_away_are_the_ends_of_the_range(api: Any, failed: list) -> None:
+    for since in ("1969-12-31", "0001-01-01", "1969-12-31T23:59:59.999Z"):
+        assert api.get("/api/events/failed/", query={"since": since}).json["count"] == 2, since
+    assert api.get("/api/events/failed/", query={"until": "1969-12-31"}).json["count"] == 0
+    assert api.get("/api/events/failed/", query={"until": "9999-12-31"}).json["count"] == 2
+    # no UTC instant exists for it
+    assert api.get("/api/events/failed/", query={"since": "0001-01-01T00:00:00+01:00"}) == (
+        400,
+        {"since": ["Enter a valid date/time."]},
+    )
 
 
 def test_retry_all_failed_events(api: Any, failed: list, logic: Consumer) -> None:

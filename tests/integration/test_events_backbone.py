@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,15 @@ from pynamodb.transactions import TransactWrite
 from climatrak.core.config import Settings
 from climatrak.core.consumer import consumer_handler
 from climatrak.core.errors import DomainError
-from climatrak.core.events import EventEnvelope, EventStatus, OutboxItem, add_to_outbox, new_event, status_index_pk
+from climatrak.core.events import (
+    EventEnvelope,
+    EventStatus,
+    OutboxItem,
+    add_to_outbox,
+    new_event,
+    retention_ttl,
+    status_index_pk,
+)
 from climatrak.core.items import bind_main_table, transaction_connection
 from climatrak.core.publisher import EventBusPublisher
 from climatrak.core.resources import ConsumerSpec, QueueSpec
@@ -135,6 +144,7 @@ def test_the_outbox_item_commits_or_vanishes_with_its_change(settings: Settings,
     written = emit(settings)
     item = outbox(settings, written)
     assert (item.status, item.attempts, item.gsi1pk) == ("pending", 0, status_index_pk("acme", "pending"))
+    assert item.ttl is None  # a pending event never expires
 
 
 # ---- the relay -----------------------------------------------------------------------------
@@ -156,6 +166,7 @@ def test_the_relay_publishes_in_batches_of_ten_and_marks_items_processed(
     for event in events:
         item = outbox(settings, event)
         assert (item.status, item.attempts, item.gsi1pk) == ("processed", 1, status_index_pk("acme", "processed"))
+        assert item.ttl == retention_ttl(event.occurred_at)  # processed: kept 90 days after it occurred
 
 
 def test_a_refused_entry_is_retried_and_left_pending_for_the_stream_to_retry(
@@ -192,6 +203,7 @@ def test_after_the_last_attempt_the_event_is_failed_and_the_stream_lets_it_go(
         MAX_PUBLISH_ATTEMPTS,
         status_index_pk("acme", "failed"),
     )
+    assert item.ttl is None  # a failed event waits for an operator, however long
 
 
 def test_the_relay_ignores_records_that_are_not_waiting_outbox_items(settings: Settings, recorder: Recorder) -> None:
@@ -269,6 +281,7 @@ def test_a_failure_is_recorded_on_the_outbox_item_and_cleared_by_a_later_success
     assert item.last_error == "test_consumer: No rate card for role HVAC tech."
     assert item.consumer_errors["test_consumer"]["error"] == "No rate card for role HVAC tech."
     assert item.attempts == 1 + TEST_CONSUMER.queue.max_receive_count  # one publish, then each failure
+    assert item.ttl is None  # the relay's processed (with a ttl) became failed: it no longer expires
 
     del recorder.failing[event.event_id]
     OutboxRepository("acme", settings).request_retry(event.event_id)
@@ -276,8 +289,25 @@ def test_a_failure_is_recorded_on_the_outbox_item_and_cleared_by_a_later_success
 
     item = outbox(settings, event)
     assert (item.status, item.last_error, item.gsi1pk) == ("processed", None, status_index_pk("acme", "processed"))
+    assert item.ttl == retention_ttl(event.occurred_at)
     assert dict(item.consumer_errors) == {}
     assert len(recorder.seen) == TEST_CONSUMER.queue.max_receive_count + 1
+
+
+def test_an_unexpected_error_is_recorded_as_its_type_and_request_id_only(
+    settings: Settings, recorder: Recorder, consumer: Any, test_queue: str
+) -> None:
+    event = emit(settings)
+    recorder.failing[event.event_id] = ValueError("could not parse {'iban': 'DE89 3704 0044 0532 0130 00'}")
+
+    pump(consumer)
+
+    item = outbox(settings, event)
+    recorded = item.consumer_errors["test_consumer"]["error"]
+    assert re.fullmatch(
+        r"Unexpected error \(ValueError; request [0-9a-f-]{36}\); the details are in the consumer's logs\.", recorded
+    )
+    assert item.last_error == f"test_consumer: {recorded}"
 
 
 def test_the_pump_delivers_chained_events(settings: Settings, recorder: Recorder) -> None:

@@ -8,6 +8,9 @@ path, the consumer's own conditional writes are the guarantee.
 
 A failure is recorded on the event's outbox item (status failed, `last_error`, the consumer's
 entry in `consumer_errors`), where the admin API lists it; a later success removes the entry.
+Tenant admins read that text: a DomainError's detail is written for them and kept; any other
+exception is recorded as its type and the Lambda request id only (its text may carry AWS
+responses or payload pieces) and logged in full under that request id.
 A record that is not an event at all fails alone and reaches the DLQ after the queue's receives.
 """
 
@@ -34,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 
 from climatrak.core import aws
 from climatrak.core.config import Settings
+from climatrak.core.errors import DomainError
 from climatrak.core.events import EventEnvelope
 from climatrak.core.resources import ConsumerSpec
 from climatrak.events.repository import OutboxRepository
@@ -72,9 +76,12 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def error_message(error: BaseException) -> str:
-    detail = getattr(error, "detail", None)  # DomainError's message
-    return str(detail or error) or type(error).__name__
+def error_message(error: BaseException, request_id: str | None = None) -> str:
+    """What the outbox item records of a failure (tenant admins read it)."""
+    if isinstance(error, DomainError):  # written for users, e.g. MissingRateCard
+        return error.detail or type(error).__name__
+    request = f"request {request_id}" if request_id else "no request id"
+    return f"Unexpected error ({type(error).__name__}; {request}); the details are in the consumer's logs."
 
 
 class _Consumer:
@@ -112,7 +119,7 @@ class _Consumer:
     def _run(self, envelope: dict[str, Any]) -> Any:
         return jsonable(self.handle(EventEnvelope.model_validate(envelope)))
 
-    def process(self, record: SQSRecord) -> Any:
+    def process(self, record: SQSRecord, lambda_context: Any = None) -> Any:
         envelope = envelope_from_body(record.body)
         assert self._once is not None, "ready() first"
         keys = {"event_id": envelope.event_id, "event_name": envelope.event_name, "tenant": envelope.tenant_id}
@@ -123,8 +130,9 @@ class _Consumer:
             self.logger.info("event already in progress elsewhere", extra=keys)
             raise
         except Exception as error:
-            self.logger.exception("event handling failed", extra=keys)
-            self._record_failure(envelope, error)
+            request_id = getattr(lambda_context, "aws_request_id", None)
+            self.logger.exception("event handling failed", extra={**keys, "request_id": request_id})
+            self._record_failure(envelope, error_message(error, request_id))
             raise
         self._clear_failure(envelope)
         return result
@@ -132,11 +140,9 @@ class _Consumer:
     def _repository(self, envelope: EventEnvelope) -> OutboxRepository:
         return OutboxRepository(envelope.tenant_id, self.settings)
 
-    def _record_failure(self, envelope: EventEnvelope, error: BaseException) -> None:
+    def _record_failure(self, envelope: EventEnvelope, message: str) -> None:
         try:
-            found = self._repository(envelope).record_consumer_failure(
-                envelope.event_id, self.spec.name, error_message(error)
-            )
+            found = self._repository(envelope).record_consumer_failure(envelope.event_id, self.spec.name, message)
             if not found:
                 self.logger.warning("no outbox item for the failed event", extra={"event_id": envelope.event_id})
         except Exception:

@@ -22,8 +22,11 @@ from climatrak.core.items import MainItem
 from climatrak.core.keys import TenantKeys
 from climatrak.core.timeutil import parse_iso, utc_now_iso
 
-# Outbox items stay this long; older history lives in the EventBridge archive on AWS.
+# Processed outbox items stay this long after their event occurred (their `ttl`); pending and
+# failed items never expire. Older history lives in the EventBridge archive on AWS.
 OUTBOX_RETENTION = timedelta(days=90)
+# UUIDv7 ids hold 48 bits of Unix milliseconds: instants outside them bound ranges at the ends.
+_MAX_EVENT_MILLIS = (1 << 48) - 1
 SOURCE_PREFIX = "climatrak."
 
 
@@ -85,10 +88,26 @@ def new_event_id() -> str:
     return str(uuid.UUID(int=value))
 
 
+def event_millis(moment_iso: str) -> int:
+    """An instant as UUIDv7 milliseconds, clamped to what an id can hold (before 1970 → 0)."""
+    millis = int(parse_iso(moment_iso).timestamp() * 1000)
+    return min(max(millis, 0), _MAX_EVENT_MILLIS)
+
+
 def event_id_floor(moment_iso: str) -> str:
     """The smallest UUIDv7 of an instant: bounds a time-range query over outbox sort keys."""
-    millis = int(parse_iso(moment_iso).timestamp() * 1000)
-    return str(uuid.UUID(int=(millis << 80) | (0x7 << 76) | (0b10 << 62)))
+    return str(uuid.UUID(int=(event_millis(moment_iso) << 80) | (0x7 << 76) | (0b10 << 62)))
+
+
+def event_id_ceiling(moment_iso: str) -> str:
+    """The largest UUIDv7 of an instant (its millisecond): the inclusive end of a time range."""
+    value = (event_millis(moment_iso) << 80) | (0x7 << 76) | (0x0FFF << 64) | (0b10 << 62) | ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def retention_ttl(occurred_at: str) -> int:
+    """The `ttl` (epoch seconds) of a processed outbox item: its event's time + OUTBOX_RETENTION."""
+    return int((parse_iso(occurred_at) + OUTBOX_RETENTION).timestamp())
 
 
 def new_event(
@@ -136,6 +155,7 @@ class OutboxItem(MainItem, discriminator="outbox"):
     consumer_errors = MapAttribute[str, Any](default=dict)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    # Set only while processed (retention_ttl): a pending or failed event never expires unseen.
     ttl = NumberAttribute(null=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
@@ -151,8 +171,8 @@ def status_index_pk(tenant: str, status: str) -> str:
 
 
 def outbox_item(envelope: EventEnvelope) -> OutboxItem:
+    """A pending outbox item, without `ttl`: it gets one when it is processed."""
     now = utc_now_iso()
-    expires = parse_iso(envelope.occurred_at) + OUTBOX_RETENTION
     return OutboxItem(
         outbox_pk(envelope.tenant_id),
         envelope.event_id,
@@ -163,7 +183,6 @@ def outbox_item(envelope: EventEnvelope) -> OutboxItem:
         attempts=0,
         created_at=now,
         updated_at=now,
-        ttl=int(expires.timestamp()),
         gsi1pk=status_index_pk(envelope.tenant_id, EventStatus.PENDING),
         gsi1sk=envelope.event_id,
     )

@@ -1,13 +1,18 @@
 """What operators do with events: list and show outbox items, retry failed ones, replay a range.
 
 Used by the admin API (functions/api/events_routes.py) and the `climatrak events` CLI.
-Retry sets a failed item back to pending: the stream hands it to the relay, which republishes
-it. Replay republishes recorded events through the same publisher without touching their
-status; consumers are idempotent, so a replay only does what was not done.
+Retry sets a failed or stuck item back to pending: the stream hands it to the relay, which
+republishes it. A *stuck* event is pending but will not reach the relay by itself (a publish
+failed and the stream let its record go, or nothing touched it for STUCK_AFTER); lists mark it
+(`stuck`) and `include_stuck` adds stuck events to a list of failed ones. Replay republishes
+recorded events through the same publisher without touching their status; consumers are
+idempotent, so a replay only does what was not done.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +22,7 @@ from climatrak.core.errors import DomainError, NotFound
 from climatrak.core.events import EventStatus, OutboxItem
 from climatrak.core.timeutil import parse_iso
 from climatrak.events.relay import Publisher
-from climatrak.events.repository import OutboxRepository
+from climatrak.events.repository import OutboxRepository, is_stuck, stuck_cutoff
 from climatrak.events.stream import envelope_of
 
 STATUSES = (EventStatus.PENDING, EventStatus.PROCESSED, EventStatus.FAILED)
@@ -41,6 +46,7 @@ class EventView(BaseModel):
     data: dict[str, Any]
     idempotency_key: str
     status: str
+    stuck: bool = False  # pending, but the relay will not get it again without a retry
     attempts: int
     last_error: str | None = None
     consumer_errors: dict[str, ConsumerError] = Field(default_factory=dict)
@@ -53,6 +59,8 @@ class EventFilter(BaseModel):
     event_name: str | None = None
     since: str | None = None  # ISO instant, inclusive (when the event was recorded)
     until: str | None = None  # ISO instant, inclusive
+    # with a status other than pending: stuck pending events as well (pending lists show them anyway)
+    include_stuck: bool = False
 
 
 class RetryResult(BaseModel):
@@ -66,7 +74,7 @@ class ReplayResult(BaseModel):
     failed: dict[str, str] = Field(default_factory=dict)  # event id → error
 
 
-def event_view(item: OutboxItem) -> EventView:
+def event_view(item: OutboxItem, cutoff: str | None = None) -> EventView:
     envelope = envelope_of(item)
     raw_errors = item.consumer_errors
     errors = raw_errors.as_dict() if hasattr(raw_errors, "as_dict") else dict(raw_errors or {})
@@ -80,6 +88,7 @@ def event_view(item: OutboxItem) -> EventView:
         data=envelope.data,
         idempotency_key=envelope.idempotency_key,
         status=item.status,
+        stuck=is_stuck(item, cutoff),
         attempts=int(item.attempts or 0),
         last_error=item.last_error,
         consumer_errors={name: ConsumerError.model_validate(entry) for name, entry in errors.items()},
@@ -96,7 +105,7 @@ def validate_filter(criteria: EventFilter) -> EventFilter:
         if value:
             try:
                 parse_iso(value)
-            except ValueError:
+            except (ValueError, OverflowError):  # OverflowError: e.g. 0001-01-01T00:00+01:00
                 raise DomainError("Enter a valid date/time.", field=name) from None
     if criteria.since and criteria.until and parse_iso(criteria.since) > parse_iso(criteria.until):
         raise DomainError("Must not be after until.", field="since")
@@ -107,21 +116,21 @@ def _items(
     repository: OutboxRepository, criteria: EventFilter, *, newest_first: bool, limit: int | None
 ) -> Iterable[OutboxItem]:
     validate_filter(criteria)
-    return repository.query(
-        status=criteria.status,
-        event_name=criteria.event_name,
-        since=criteria.since,
-        until=criteria.until,
-        newest_first=newest_first,
-        limit=limit,
-    )
+    ranges = {"event_name": criteria.event_name, "since": criteria.since, "until": criteria.until}
+    items = repository.query(status=criteria.status, newest_first=newest_first, limit=limit, **ranges)
+    if not criteria.include_stuck or criteria.status in (None, EventStatus.PENDING):
+        return items
+    stuck = repository.query_stuck(newest_first=newest_first, limit=limit, **ranges)
+    merged = heapq.merge(items, stuck, key=lambda item: item.sk, reverse=newest_first)
+    return itertools.islice(merged, limit)
 
 
 def list_events(
     repository: OutboxRepository, criteria: EventFilter, limit: int | None = DEFAULT_LIST_LIMIT
 ) -> list[EventView]:
     """Newest first."""
-    return [event_view(item) for item in _items(repository, criteria, newest_first=True, limit=limit)]
+    cutoff = stuck_cutoff()
+    return [event_view(item, cutoff) for item in _items(repository, criteria, newest_first=True, limit=limit)]
 
 
 def show_event(repository: OutboxRepository, event_id: str) -> EventView:
@@ -132,12 +141,12 @@ def show_event(repository: OutboxRepository, event_id: str) -> EventView:
 
 
 def retry_event(repository: OutboxRepository, event_id: str) -> EventView:
-    """A failed event back to pending (409 otherwise); the relay republishes it."""
+    """A failed or stuck event back to pending (409 otherwise); the relay republishes it."""
     return event_view(repository.request_retry(event_id))
 
 
 def retry_failed(repository: OutboxRepository, criteria: EventFilter | None = None) -> RetryResult:
-    """Every failed event (matching the filter) back to pending."""
+    """Every failed event (matching the filter; stuck ones too with `include_stuck`) back to pending."""
     criteria = (criteria or EventFilter()).model_copy(update={"status": EventStatus.FAILED})
     retried: list[str] = []
     for item in list(_items(repository, criteria, newest_first=False, limit=None)):

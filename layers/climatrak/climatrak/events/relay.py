@@ -92,7 +92,7 @@ def relay(
         try:
             error = failures.get(envelope.event_id)
             if error is None:
-                repository.mark_published(envelope.event_id)
+                repository.mark_published(envelope.event_id, envelope.occurred_at)
                 continue
             logger.warning("publishing %s %s failed: %s", envelope.event_name, envelope.event_id, error)
             status = repository.record_publish_failure(envelope.event_id, error, item.attempts, max_attempts)

@@ -3,12 +3,19 @@
 Keys: pk `T#{t}#OUTBOX`, sk = event_id (a UUIDv7, so a time range is a key range); gsi1 by
 status `T#{t}#OUTBOX#{status}` / event_id. Every status change is one conditional UpdateItem,
 so the relay, the consumers and an operator's retry can race without losing a transition.
+
+`ttl` is set only when an item becomes processed (its event's time + OUTBOX_RETENTION) and
+removed whenever it becomes failed or pending again: an event that needs an operator never
+expires. A pending item is *stuck* when it carries `last_error` or nothing touched it for
+STUCK_AFTER: the stream will not hand it to the relay again (the relay's record was given up
+or expired), so operators see it with the failed ones and may retry it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
@@ -16,18 +23,39 @@ from pynamodb.expressions.condition import Condition, size
 
 from climatrak.core.config import Settings
 from climatrak.core.errors import Conflict, NotFound
-from climatrak.core.events import EventStatus, OutboxItem, event_id_floor, outbox_pk, status_index_pk
+from climatrak.core.events import (
+    EventStatus,
+    OutboxItem,
+    event_id_ceiling,
+    event_id_floor,
+    outbox_pk,
+    retention_ttl,
+    status_index_pk,
+)
 from climatrak.core.items import bind_main_table, condition_failed
-from climatrak.core.timeutil import parse_iso, utc_now_iso
+from climatrak.core.timeutil import iso_ms, now_ms, utc_now_iso
+from climatrak.events.stream import envelope_of
 
 MAX_ERROR_LENGTH = 1000
+# A pending item nothing touched for this long is stuck: a healthy relay publishes an event (or
+# records a failed publish) within seconds, and the relay's alarm on IteratorAge fires later.
+STUCK_AFTER = timedelta(minutes=5)
 
 
-def event_id_ceiling(moment_iso: str) -> str:
-    """The largest UUIDv7 of an instant (its millisecond): the inclusive end of a time range."""
-    millis = int(parse_iso(moment_iso).timestamp() * 1000)
-    value = (millis << 80) | (0x7 << 76) | (0x0FFF << 64) | (0b10 << 62) | ((1 << 62) - 1)
-    return str(uuid.UUID(int=value))
+def stuck_cutoff() -> str:
+    """Pending items updated before this instant (storage form) are stuck."""
+    return iso_ms(now_ms() - int(STUCK_AFTER.total_seconds() * 1000))
+
+
+def is_stuck(item: OutboxItem, cutoff: str | None = None) -> bool:
+    """Pending, and either a publish failed (`last_error`) or nothing moved it for STUCK_AFTER."""
+    if item.status != EventStatus.PENDING:
+        return False
+    return bool(item.last_error) or item.updated_at < (cutoff or stuck_cutoff())
+
+
+def _stuck_condition(cutoff: str) -> Condition:
+    return OutboxItem.last_error.exists() | (OutboxItem.updated_at < cutoff)
 
 
 def valid_event_id(event_id: str) -> bool:
@@ -106,11 +134,35 @@ class OutboxRepository:
             limit=limit,
         )
 
+    def query_stuck(
+        self,
+        *,
+        event_name: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        newest_first: bool = True,
+        limit: int | None = None,
+    ) -> Iterator[OutboxItem]:
+        """Stuck pending items (see `is_stuck`): gsi1 pending, filtered."""
+        low = event_id_floor(since) if since else "0"
+        high = event_id_ceiling(until) if until else "g"
+        filter_condition = _stuck_condition(stuck_cutoff())
+        if event_name:
+            filter_condition = filter_condition & (OutboxItem.event_name == event_name)
+        return OutboxItem.by_status.query(
+            self._index_pk(EventStatus.PENDING),
+            OutboxItem.gsi1sk.between(low, high),
+            filter_condition=filter_condition,
+            scan_index_forward=not newest_first,
+            limit=limit,
+        )
+
     # ---- the relay -----------------------------------------------------------------------
 
-    def mark_published(self, event_id: str) -> bool:
-        """pending → processed. False if it was not pending any more (published by a
-        concurrent delivery, already failed by a fast consumer, or expired)."""
+    def mark_published(self, event_id: str, occurred_at: str) -> bool:
+        """pending → processed, expiring OUTBOX_RETENTION after `occurred_at` (the event's).
+        False if it was not pending any more (published by a concurrent delivery, already
+        failed by a fast consumer, or gone)."""
         now = utc_now_iso()
         written = self._update(
             event_id,
@@ -120,6 +172,7 @@ class OutboxRepository:
                 OutboxItem.attempts.add(1),
                 OutboxItem.last_error.remove(),
                 OutboxItem.updated_at.set(now),
+                OutboxItem.ttl.set(retention_ttl(occurred_at)),
             ],
             OutboxItem.status == EventStatus.PENDING,
         )
@@ -141,6 +194,7 @@ class OutboxRepository:
             *common,
             OutboxItem.status.set(EventStatus.FAILED),
             OutboxItem.gsi1pk.set(self._index_pk(EventStatus.FAILED)),
+            OutboxItem.ttl.remove(),  # kept until an operator retries it
         ]
         if self._update(event_id, failed, pending) is not None:
             return EventStatus.FAILED
@@ -150,7 +204,7 @@ class OutboxRepository:
 
     def record_consumer_failure(self, event_id: str, consumer: str, error: str) -> bool:
         """The consumer could not handle the event: the item becomes failed (visible to the
-        admin API) with the consumer's error. False if there is no such outbox item."""
+        admin API, never expiring) with the consumer's error. False if there is no such item."""
         now = utc_now_iso()
         message = clip(error)
         entry = {"error": message, "at": now}
@@ -160,6 +214,7 @@ class OutboxRepository:
             OutboxItem.attempts.add(1),
             OutboxItem.last_error.set(clip(f"{consumer}: {message}")),
             OutboxItem.updated_at.set(now),
+            OutboxItem.ttl.remove(),
         ]
         exists = OutboxItem.pk.exists()
         try:
@@ -177,7 +232,8 @@ class OutboxRepository:
 
     def clear_consumer_failure(self, event_id: str, consumer: str) -> None:
         """The consumer handled the event: forget its error; with none left, a failed item is
-        processed again. A read first, so the usual case (no error recorded) writes nothing."""
+        processed again (and expires like any processed item). A read first, so the usual case
+        (no error recorded) writes nothing."""
         item = self.get(event_id)
         if item is None or consumer not in (item.consumer_errors or {}):
             return
@@ -193,6 +249,7 @@ class OutboxRepository:
                 OutboxItem.gsi1pk.set(self._index_pk(EventStatus.PROCESSED)),
                 OutboxItem.last_error.remove(),
                 OutboxItem.updated_at.set(now),
+                OutboxItem.ttl.set(retention_ttl(envelope_of(item).occurred_at)),
             ],
             (OutboxItem.status == EventStatus.FAILED) & (size(OutboxItem.consumer_errors) == 0),
         )
@@ -200,9 +257,12 @@ class OutboxRepository:
     # ---- operators -----------------------------------------------------------------------
 
     def request_retry(self, event_id: str) -> OutboxItem:
-        """failed → pending without `last_error`: the stream hands the item to the relay again."""
+        """A failed or stuck pending item → pending without `last_error`, `updated_at` now: the
+        write is a stream record the relay's filter keeps, so the relay gets the event again
+        (with a fresh round of publish attempts, counted from the record's `attempts`)."""
         if not valid_event_id(event_id):
             raise NotFound("Not found.")
+        stuck = (OutboxItem.status == EventStatus.PENDING) & _stuck_condition(stuck_cutoff())
         written = self._update(
             event_id,
             [
@@ -210,12 +270,19 @@ class OutboxRepository:
                 OutboxItem.gsi1pk.set(self._index_pk(EventStatus.PENDING)),
                 OutboxItem.last_error.remove(),
                 OutboxItem.updated_at.set(utc_now_iso()),
+                OutboxItem.ttl.remove(),
             ],
-            OutboxItem.status == EventStatus.FAILED,
+            (OutboxItem.status == EventStatus.FAILED) | stuck,
         )
         if written is not None:
             return written
         current = self.get(event_id)
         if current is None:
             raise NotFound("Not found.")
-        raise Conflict(f"Only failed events can be retried; this event is {current.status}.")
+        if current.status == EventStatus.PENDING:
+            minutes = int(STUCK_AFTER.total_seconds() // 60)
+            raise Conflict(
+                "Only failed or stuck events can be retried; this event is pending and its delivery is "
+                f"under way (it is stuck once pending for {minutes} minutes without progress)."
+            )
+        raise Conflict(f"Only failed or stuck events can be retried; this event is {current.status}.")

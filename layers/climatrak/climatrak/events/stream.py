@@ -7,8 +7,8 @@ environments hand the relay exactly the same records: outbox items waiting to be
 An item waits when its status is pending and it carries no `last_error`. A failed publish
 keeps the item pending with `last_error` set and is retried by the stream itself (the relay
 reports the record in `batchItemFailures`); that write must not trigger the relay a second
-time, hence the `last_error` clause. Retrying a failed event (admin API) sets it pending and
-removes `last_error`, which makes the item wait again.
+time, hence the `last_error` clause. Retrying a failed or stuck event (admin API) sets it
+pending, removes `last_error` and sets `updated_at`: a MODIFY that makes the item wait again.
 """
 
 from __future__ import annotations
