@@ -36,9 +36,15 @@ def tenant_repository(router: HasEvent, repository: Callable[[str, Settings], R]
     return repo
 
 
+# Ids are at most 2**53 (16 digits); a longer number is no id (and int() refuses > 4300 digits).
+MAX_ID_DIGITS = 16
+
+
 def int_id(raw: str) -> int:
-    """Integer ids in paths; anything else is simply not found (as DRF's router does)."""
-    if not raw.isdigit():
+    """Integer ids in paths; anything else is simply not found (as DRF's router does).
+
+    ASCII digits only: `"²".isdigit()` is True but int() refuses it."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_ID_DIGITS):
         raise NotFound("Not found.")
     return int(raw)
 

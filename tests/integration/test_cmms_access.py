@@ -21,6 +21,9 @@ def world(api, settings) -> dict[str, Any]:
     """Tenant acme with work orders (assigned to the walk's caller) and one input of each kind;
     tenant beta exists and is empty."""
     cmms = CmmsWorld.build(api, settings, with_beta=True)
+    # the walk's time entry has no rate: post-costs prices it by the technician's rate card
+    rate_card = {"role": "technician", "cost_per_hour": "80", "effective_from": "2020-01-01"}
+    assert api.post("/api/trakledger/rate-cards/", rate_card).status == 201
     ids: dict[str, Any] = {"asset": cmms.asset}
     for name in ("wo", "to_cancel", "to_delete"):
         ids[name] = cmms.work_order(assigned_to=USER_ID)["id"]
@@ -41,7 +44,8 @@ def _routes(ids: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any] | N
         ("update_work_order", "PATCH", f"{WO}{wo}/", {"priority": "HIGH"}),
         ("start_work_order", "POST", f"{WO}{wo}/start/", {}),
         ("list_time_entries", "GET", time, None),
-        ("create_time_entry", "POST", time, {**INPUT_BODIES["time"], "work_order": wo}),
+        # no hourly rate: only managers set one
+        ("create_time_entry", "POST", time, {**INPUT_BODIES["time"], "hourly_rate": None, "work_order": wo}),
         ("get_time_entry", "GET", f"{time}{ids['time']}/", None),
         ("update_time_entry", "PATCH", f"{time}{ids['time']}/", {"hours": "3"}),
         ("delete_time_entry", "DELETE", f"{time}{ids['time']}/", None),

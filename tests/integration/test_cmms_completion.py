@@ -237,7 +237,7 @@ def test_a_technician_works_the_work_orders_assigned_to_them(api, world) -> None
     wo = world.work_order(assigned_to=TECHNICIAN_ID)
     me = _as_technician()
     assert world.action(wo["id"], "start", **me).status == 200
-    entry = api.post(INPUT_PATHS["time"], {**INPUT_BODIES["time"], "work_order": wo["id"]}, **me)
+    entry = api.post(INPUT_PATHS["time"], {**INPUT_BODIES["time"], "hourly_rate": None, "work_order": wo["id"]}, **me)
     assert entry.status == 201
     assert api.patch(f"{INPUT_PATHS['time']}{entry.json['id']}/", {"hours": 3}, **me).status == 200
     part = api.post(INPUT_PATHS["part"], {**INPUT_BODIES["part"], "work_order": wo["id"]}, **me).json
@@ -284,8 +284,10 @@ def test_a_technician_reassigned_meanwhile_writes_nothing(api, world, monkeypatc
         return work_order
 
     monkeypatch.setattr(logic, "_editable_work_order", checked_then_reassigned)
-    status, _ = api.post(INPUT_PATHS["time"], {**INPUT_BODIES["time"], "work_order": wo["id"]}, **_as_technician())
-    assert status == 403 and world.items("time_entry") == []
+    body = {**INPUT_BODIES["time"], "hourly_rate": None, "work_order": wo["id"]}
+    status, refused = api.post(INPUT_PATHS["time"], body, **_as_technician())
+    assert status == 403 and refused["detail"] == "Technicians can only work on work orders assigned to them."
+    assert world.items("time_entry") == []
 
 
 # ---- post-costs -------------------------------------------------------------------------------

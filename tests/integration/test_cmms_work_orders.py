@@ -278,12 +278,14 @@ def test_patch_changes_fields_and_clears_with_null(api, world) -> None:
     assert api.patch(f"{WO}{wo['id']}/", {"completed_at": "2026-01-01T10:00"}).status == 400
 
 
-def test_patch_status_follows_the_same_rules_as_the_actions(api, world) -> None:
+def test_patch_status_follows_the_same_rules_as_the_actions(api, world, monkeypatch) -> None:
+    monkeypatch.setattr(logic, "utc_now_iso", lambda: "2026-03-10T12:00:00.000Z")
     wo = world.work_order()
     path = f"{WO}{wo['id']}/"
     assert api.patch(path, {"status": "IN_PROGRESS"}).json["status"] == "IN_PROGRESS"
     assert api.patch(path, {"status": "OPEN"}).status == 400
     assert api.patch(path, {"status": "CANCELLED"}).json["code"] == "reason_required"
+    monkeypatch.setattr(logic, "utc_now_iso", lambda: "2026-03-11T00:00:00.000Z")
     status, done = api.patch(path, {"status": "COMPLETED", "actual_hours": 2, "completed_at": "2026-03-10T17:30"})
     assert status == 200 and done["status"] == "COMPLETED" and done["actual_hours"] == "2.00"
     assert done["completed_at"] == "2026-03-10T20:30:00.000Z"  # naive = São Paulo time

@@ -96,3 +96,15 @@ def test_another_tenant_gets_404_on_every_id_and_sees_no_rows(api, world) -> Non
 def test_x_tenant_header_that_disagrees_with_the_token_is_403(api, world) -> None:
     status, body = api.get("/api/sites/", headers={"X-Tenant": "beta"})
     assert status == 403 and body["code"] == "tenant_mismatch"
+
+
+@pytest.mark.parametrize("raw", ["²", "\u0661", "1" * 5000])  # superscript two, Arabic-Indic one
+def test_path_ids_that_are_not_ascii_digits_are_404(api, world, raw: str) -> None:
+    """`"²".isdigit()` is True, yet int("²") fails: such ids are simply not found."""
+    for name, method, path, body in _routes(world):
+        parts = path.split("/")
+        if not any(part.isdigit() for part in parts):
+            continue
+        odd = "/".join(raw if part.isdigit() else part for part in parts)
+        status, response = api.request(method, odd, body=body)
+        assert status == 404 and response["detail"] == "Not found.", (name, status)

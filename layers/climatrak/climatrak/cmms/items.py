@@ -21,7 +21,8 @@ class WorkOrderItem(MainItem, discriminator="work_order"):
     `inputs_version` is bumped (ADD 1) by every create, patch and delete of one of the work
     order's cost inputs, inside that write's transaction; completion is conditioned on the value
     it read, so an input written while a completion is in flight makes the completion fail
-    instead of silently missing a cost."""
+    instead of silently missing a cost. The `*_count` attributes cap a work order's inputs of
+    each kind (repository.MAX_INPUTS_PER_KIND), which bounds the `work_order.closed` event."""
 
     id = NumberAttribute()
     number = UnicodeAttribute()
@@ -52,6 +53,10 @@ class WorkOrderItem(MainItem, discriminator="work_order"):
     # fixed at completion: the cost centre the work order's costs go to
     cost_center_id = UnicodeAttribute(null=True)
     inputs_version = NumberAttribute(default=0)
+    # how many inputs of each kind it has (ADD ±1 with each create/delete, capped by a condition)
+    time_entries_count = NumberAttribute(default=0)
+    part_usages_count = NumberAttribute(default=0)
+    external_costs_count = NumberAttribute(default=0)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = VersionAttribute()

@@ -15,10 +15,11 @@ inputs only on work orders assigned to them.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, TypeVar
@@ -51,7 +52,7 @@ from climatrak.core.errors import Conflict, DomainError, Forbidden, NotFound
 from climatrak.core.events import new_event
 from climatrak.core.identity import Permission, Principal
 from climatrak.core.money import money
-from climatrak.core.timeutil import iso_ms, month_of, to_ms, utc_now_iso, zone
+from climatrak.core.timeutil import iso_ms, month_of, parse_iso, to_ms, utc_now_iso, zone
 from climatrak.ledger import cost_engine
 from climatrak.ledger.items import default_cost_center_id, ensure_default_cost_center
 from climatrak.registry.items import AssetItem, SiteItem
@@ -68,6 +69,18 @@ QUANTITY = Decimal("0.001")
 DATETIME_FORMAT = (
     "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
 )
+# Datetimes from clients lie between 2000 and a year from now; a completion is not in the future
+# (beyond a few minutes of clock skew) nor before the work order was created or started.
+MIN_YEAR = 2000
+MAX_AHEAD = timedelta(days=366)
+CLOCK_SKEW = timedelta(minutes=5)
+DATETIME_RANGE = f"Enter a date and time between {MIN_YEAR} and one year from now."
+COMPLETED_IN_FUTURE = "The completion time cannot be in the future."
+COMPLETED_BEFORE_CREATED = "The completion time cannot be before the work order was created."
+COMPLETED_BEFORE_STARTED = "The completion time cannot be before the work order was started."
+# Money and roles are for managers: technicians' time is costed by the rate card of its role.
+RATE_FOR_MANAGERS = "Only managers can set the hourly rate; a technician's time is costed by the rate card."
+ROLE_FOR_MANAGERS = "Only managers can set the work order's labour role."
 CANNOT_START = "Only open work orders can be started."
 CANNOT_COMPLETE = "Only open or in-progress work orders can be completed."
 CANNOT_CANCEL = "Completed or cancelled work orders cannot be cancelled."
@@ -124,16 +137,39 @@ def _contains(needle: str, *haystack: str | None) -> bool:
 
 def _moment(value: str | None, tz: str, field: str) -> str | None:
     """A datetime from the client as stored (UTC ISO, ms, Z): full ISO with offset or Z, or
-    naive `YYYY-MM-DDTHH:mm[:ss]` meaning tenant-local time."""
+    naive `YYYY-MM-DDTHH:mm[:ss]` meaning tenant-local time; between MIN_YEAR and a year ahead."""
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise DomainError(DATETIME_FORMAT, field=field) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone(tz))
+    try:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone(tz))
+        moment = moment.astimezone(UTC)  # overflows near year 1 and 9999
+    except (ValueError, OverflowError):
+        raise DomainError(DATETIME_RANGE, field=field) from None
+    if not datetime(MIN_YEAR, 1, 1, tzinfo=UTC) <= moment <= parse_iso(utc_now_iso()) + MAX_AHEAD:
+        raise DomainError(DATETIME_RANGE, field=field)
     return iso_ms(to_ms(moment))
+
+
+def _check_completed_at(work_order: WorkOrderItem, completed_at: str, now: str) -> None:
+    """A completion time given by the client: not in the future, not before creation or start."""
+    moment = parse_iso(completed_at)
+    if moment > parse_iso(now) + CLOCK_SKEW:
+        raise DomainError(COMPLETED_IN_FUTURE, field="completed_at")
+    for stored, message in (
+        (work_order.created_at, COMPLETED_BEFORE_CREATED),
+        (work_order.started_at, COMPLETED_BEFORE_STARTED),
+    ):
+        try:
+            earliest = parse_iso(stored) if stored else None
+        except ValueError:  # a value stored before datetimes were checked: nothing to compare
+            earliest = None
+        if earliest is not None and moment < earliest:
+            raise DomainError(message, field="completed_at")
 
 
 def _local_date(moment_iso: str, tz: str) -> str:
@@ -559,8 +595,11 @@ def start_work_order(repo: CmmsRepository, caller: Principal, work_order_id: int
             work_order.assigned_to_name = body.assigned_to_name
     if body.assigned_to_name is not None:
         work_order.assigned_to_name = body.assigned_to_name
-    if body.assigned_role:
-        work_order.assigned_role = body.assigned_role.strip() or DEFAULT_ASSIGNED_ROLE
+    role = (body.assigned_role or "").strip()
+    if role and role != work_order.assigned_role:
+        if not can_manage(caller):
+            raise Forbidden(ROLE_FOR_MANAGERS)
+        work_order.assigned_role = role
     work_order.updated_at = utc_now_iso()
     return _start(repo, Lookup(repo), work_order)
 
@@ -597,6 +636,8 @@ def _complete(repo: CmmsRepository, look: Lookup, work_order: WorkOrderItem, com
     read_inputs_version = int(work_order.inputs_version or 0)
     inputs = repo.inputs(int(work_order.id))
     now = utc_now_iso()
+    if completed_at is not None:
+        _check_completed_at(work_order, completed_at, now)
     completed_at = completed_at or now
     auto_entry: TimeEntryItem | None = None
     hours = work_order.actual_hours
@@ -617,6 +658,7 @@ def _complete(repo: CmmsRepository, look: Lookup, work_order: WorkOrderItem, com
         )
         inputs.time_entries.append(auto_entry)
         work_order.inputs_version = read_inputs_version + 1
+        work_order.time_entries_count = len(inputs.time_entries)
     asset = look.asset(int(work_order.asset_id))
     if asset is not None:
         work_order.asset_tag, work_order.asset_name = asset.tag, asset.name
@@ -658,8 +700,35 @@ def _cancel(repo: CmmsRepository, look: Lookup, work_order: WorkOrderItem, reaso
 # ---- the work_order.closed payload and post-costs --------------------------------------------
 
 
+# EventBridge takes 256 KB per entry. The event carries every cost input (at most
+# MAX_INPUTS_PER_KIND of each kind) with its free texts clipped: descriptions to 500 characters
+# (the full texts stay on the inputs), and shorter still if the data would exceed the budget.
+EVENT_TEXT_LIMITS = (500, 100, 0)
+EVENT_DATA_MAX_BYTES = 200 * 1024
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else text[:limit]
+
+
+def _json_bytes(data: Any) -> int:
+    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 def closed_event_data(work_order: WorkOrderItem, inputs: WorkOrderInputs) -> dict[str, Any]:
-    """The `work_order.closed` event data (the shared contract); decimals as strings."""
+    """The `work_order.closed` event data (the shared contract); decimals as strings.
+
+    Roles, amounts and ids are always whole; descriptions, part and supplier names are clipped
+    (500 characters, then 100, then nothing) until the data fits EVENT_DATA_MAX_BYTES."""
+    data = _closed_event_data(work_order, inputs, EVENT_TEXT_LIMITS[0])
+    for limit in EVENT_TEXT_LIMITS[1:]:
+        if _json_bytes(data) <= EVENT_DATA_MAX_BYTES:
+            break
+        data = _closed_event_data(work_order, inputs, limit)
+    return data
+
+
+def _closed_event_data(work_order: WorkOrderItem, inputs: WorkOrderInputs, limit: int) -> dict[str, Any]:
     return {
         "work_order_id": int(work_order.id),
         "work_order_number": work_order.number,
@@ -684,8 +753,8 @@ def closed_event_data(work_order: WorkOrderItem, inputs: WorkOrderInputs) -> dic
         "parts": [
             {
                 "part_usage_id": part.id,
-                "part_name": part.part_name,
-                "part_number": part.part_number,
+                "part_name": _clip(part.part_name, limit),
+                "part_number": _clip(part.part_number, limit),
                 "quantity": str(_quantity(part.quantity)),
                 "unit": part.unit,
                 "unit_cost": str(money(part.unit_cost)),
@@ -695,12 +764,12 @@ def closed_event_data(work_order: WorkOrderItem, inputs: WorkOrderInputs) -> dic
         "third_party": [
             {
                 "external_cost_id": cost.id,
-                "cost_type": cost.cost_type,
-                "supplier_name": cost.supplier_name,
-                "description": cost.description,
+                "cost_type": _clip(cost.cost_type, limit),
+                "supplier_name": _clip(cost.supplier_name, limit),
+                "description": _clip(cost.description, limit),
                 "amount": str(money(cost.amount)),
                 "currency": cost.currency,
-                "invoice_number": cost.invoice_number,
+                "invoice_number": _clip(cost.invoice_number, limit),
             }
             for cost in inputs.external
         ],
@@ -885,8 +954,15 @@ def _editable_work_order(
     return work_order
 
 
+def _rate_for_managers(caller: Principal, kind: InputKind, value: Any, current: Any = None) -> None:
+    """Technicians may not set a time entry's hourly rate (sending it unchanged is fine)."""
+    if kind is TIME_ENTRIES and value is not None and not can_manage(caller) and _money(value) != current:
+        raise Forbidden(RATE_FOR_MANAGERS)
+
+
 def create_input(repo: CmmsRepository, caller: Principal, kind: InputKind, body: BaseModel) -> BaseModel:
     values = body.model_dump()
+    _rate_for_managers(caller, kind, values.get("hourly_rate"))
     work_order = _editable_work_order(repo, caller, int(values.pop("work_order")), "work_order")
     now = utc_now_iso()
     row = kind.model(
@@ -910,6 +986,9 @@ def update_input(repo: CmmsRepository, caller: Principal, kind: InputKind, input
     moved = changes.pop("work_order", None)
     if moved is not None and moved != int(row.work_order_id):
         raise DomainError("A cost input cannot move to another work order.", field="work_order")
+    if "hourly_rate" in changes and not can_manage(caller):
+        _rate_for_managers(caller, kind, changes["hourly_rate"], _money(getattr(row, "hourly_rate", None)))
+        changes.pop("hourly_rate")  # a technician's null leaves a manager's rate as it is
     work_order = _editable_work_order(repo, caller, int(row.work_order_id), None)
     for name, value in changes.items():
         setattr(row, name, kind.store(name, value) if value is not None else None)

@@ -37,9 +37,20 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+# Bounds that keep every item under DynamoDB's 400 KB and every number inside what DynamoDB and
+# JavaScript hold exactly (integer ids up to 2**53).
+MAX_ID = 2**53
+TEXT_MAX = 5_000  # descriptions, execution notes, reasons
+SIGNATURE_MAX = 200_000  # the customer's signature as a base64 data URL
+DATETIME_MAX = 64
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+LongText = Annotated[str, Field(max_length=TEXT_MAX)]
+# A data URL is ASCII: the limit in characters is then a limit in bytes too.
+Signature = Annotated[str, Field(max_length=SIGNATURE_MAX, pattern=r"^[\x20-\x7E\t\r\n]*$")]
 OptionalDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
 # Datetimes are parsed by the logic (naive values are tenant-local time): full ISO or YYYY-MM-DDTHH:mm.
-OptionalDateTime = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptionalDateTime = Annotated[Annotated[str, Field(max_length=DATETIME_MAX)] | None, BeforeValidator(_blank_to_none)]
 # Constraints sit on the Decimal inside the Optional: pydantic would apply them to null too.
 Hours = Annotated[
     Annotated[Decimal, Field(ge=0, max_digits=8, decimal_places=2)] | None, BeforeValidator(_blank_to_none)
@@ -57,50 +68,50 @@ class WorkOrderFields(RequestModel):
 
     status: WorkOrderStatus | None = None
     scheduled_date: OptionalDate = None
-    assigned_to: int | None = Field(default=None, ge=1)
+    assigned_to: Id | None = None
     assigned_to_name: str | None = Field(default=None, max_length=200)
     # The assignee's labour role (a rate-card role) for costing; default "technician".
     assigned_role: str | None = Field(default=None, max_length=100)
-    execution_description: str | None = None
+    execution_description: LongText | None = None
     estimated_hours: Hours = None
     actual_hours: Hours = None
     started_at: OptionalDateTime = None
     completed_at: OptionalDateTime = None
-    signature: str | None = None
+    signature: Signature | None = None
     signed_by: str | None = Field(default=None, max_length=200)
     signed_at: OptionalDateTime = None
-    cancellation_reason: str | None = None
+    cancellation_reason: LongText | None = None
 
 
 class WorkOrderCreate(WorkOrderFields):
-    asset: int
+    asset: Id
     type: WorkOrderType = "CORRECTIVE"
     priority: Priority = "MEDIUM"
-    description: str = ""
+    description: LongText = ""
 
 
 class WorkOrderPatch(WorkOrderFields):
-    asset: int | None = None
+    asset: Id | None = None
     type: WorkOrderType | None = None
     priority: Priority | None = None
-    description: str | None = None
+    description: LongText | None = None
 
 
 class StartWorkOrder(RequestModel):
-    assigned_to: int | None = Field(default=None, ge=1)
+    assigned_to: Id | None = None
     assigned_to_name: str | None = Field(default=None, max_length=200)
     assigned_role: str | None = Field(default=None, max_length=100)
 
 
 class CompleteWorkOrder(RequestModel):
-    execution_description: str | None = None
+    execution_description: LongText | None = None
     actual_hours: Hours = None
     # accepted and not stored yet (checklists are another module)
     checklist_responses: list[Any] | None = None
 
 
 class CancelWorkOrder(RequestModel):
-    reason: str | None = None
+    reason: LongText | None = None
 
 
 class WorkOrderListItem(BaseModel):
@@ -172,25 +183,25 @@ class PostCostsResult(BaseModel):
 
 
 class TimeEntryCreate(RequestModel):
-    work_order: int
+    work_order: Id
     role: str = Field(min_length=1, max_length=100)
     role_code: str | None = Field(default=None, max_length=50)
     hours: Decimal = Field(gt=0, max_digits=8, decimal_places=2)
     work_date: date
     hourly_rate: Rate = None
-    technician: int | None = None
-    description: str = ""
+    technician: Id | None = None
+    description: LongText = ""
 
 
 class TimeEntryPatch(RequestModel):
-    work_order: int | None = None
+    work_order: Id | None = None
     role: str | None = Field(default=None, min_length=1, max_length=100)
     role_code: str | None = Field(default=None, max_length=50)
     hours: Annotated[Decimal, Field(gt=0, max_digits=8, decimal_places=2)] | None = None
     work_date: date | None = None
     hourly_rate: Rate = None
-    technician: int | None = None
-    description: str | None = None
+    technician: Id | None = None
+    description: LongText | None = None
 
 
 class TimeEntry(BaseModel):
@@ -209,20 +220,20 @@ class TimeEntry(BaseModel):
 
 
 class PartUsageCreate(RequestModel):
-    work_order: int
+    work_order: Id
     part_name: str = Field(min_length=1, max_length=200)
     part_number: str = Field(default="", max_length=100)
-    inventory_item: int | None = None
+    inventory_item: Id | None = None
     quantity: Decimal = Field(gt=0, max_digits=12, decimal_places=3)
     unit: str = Field(default="UN", min_length=1, max_length=20)
     unit_cost: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
 
 
 class PartUsagePatch(RequestModel):
-    work_order: int | None = None
+    work_order: Id | None = None
     part_name: str | None = Field(default=None, min_length=1, max_length=200)
     part_number: str | None = Field(default=None, max_length=100)
-    inventory_item: int | None = None
+    inventory_item: Id | None = None
     quantity: Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)] | None = None
     unit: str | None = Field(default=None, min_length=1, max_length=20)
     unit_cost: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
@@ -246,10 +257,10 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
 class ExternalCostCreate(RequestModel):
-    work_order: int
+    work_order: Id
     cost_type: str = Field(min_length=1, max_length=50)
     supplier_name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    description: LongText = ""
     amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
     currency: Currency = DEFAULT_CURRENCY
     invoice_number: str | None = Field(default=None, max_length=100)
@@ -257,10 +268,10 @@ class ExternalCostCreate(RequestModel):
 
 
 class ExternalCostPatch(RequestModel):
-    work_order: int | None = None
+    work_order: Id | None = None
     cost_type: str | None = Field(default=None, min_length=1, max_length=50)
     supplier_name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = None
+    description: LongText | None = None
     amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None = None
     currency: Currency | None = None
     invoice_number: str | None = Field(default=None, max_length=100)

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from climatrak.cmms.items import (
@@ -47,6 +48,9 @@ NOT_ASSIGNEE = "Technicians can only work on work orders assigned to them."
 NOT_FOUND = "Not found."
 # DynamoDB transactions hold at most 100 items.
 TRANSACTION_LIMIT = 100
+# A work order's inputs of one kind; with the clipped texts, this keeps `work_order.closed`
+# under EventBridge's 256 KB whatever the inputs hold.
+MAX_INPUTS_PER_KIND = 100
 
 # cost input kind → (sk / index prefix, item class)
 INPUT_KINDS: dict[type[CostInputItem], str] = {
@@ -54,6 +58,16 @@ INPUT_KINDS: dict[type[CostInputItem], str] = {
     PartUsageItem: "PART",
     ExternalCostItem: "EXTERNAL",
 }
+# cost input kind → (the work order's attribute counting them, their name in messages)
+INPUT_COUNTERS: dict[type[CostInputItem], tuple[str, str]] = {
+    TimeEntryItem: ("time_entries_count", "time entries"),
+    PartUsageItem: ("part_usages_count", "part usages"),
+    ExternalCostItem: ("external_costs_count", "external costs"),
+}
+
+
+def too_many_inputs(model: type[CostInputItem]) -> str:
+    return f"A work order can have at most {MAX_INPUTS_PER_KIND} {INPUT_COUNTERS[model][1]}."
 
 
 @dataclass
@@ -232,9 +246,17 @@ class CmmsRepository:
         work_order_id = int(work_order.id)
         if create:
             self._place_input(row, work_order_id)
+        counter_name = INPUT_COUNTERS[type(row)][0]
+        counter = getattr(WorkOrderItem, counter_name)
         guard = WorkOrderItem.status.is_in(*ACTIVE_STATUSES)
         if assignee is not None:
             guard &= WorkOrderItem.assigned_to == assignee
+        actions: list[Action] = [WorkOrderItem.inputs_version.add(1)]
+        if create:
+            guard &= counter.does_not_exist() | (counter < MAX_INPUTS_PER_KIND)
+            actions.append(counter.add(1))
+        elif delete:
+            actions.append(counter.add(-1))
         try:
             with TransactWrite(connection=transaction_connection()) as transaction:
                 if delete:
@@ -247,7 +269,7 @@ class CmmsRepository:
                 # with concurrent edits of other fields; a completion in flight fails instead).
                 transaction.update(
                     work_order,
-                    actions=[WorkOrderItem.inputs_version.add(1)],
+                    actions=actions,
                     condition=guard,
                     add_version_condition=False,
                 )
@@ -262,6 +284,8 @@ class CmmsRepository:
                     raise Conflict(INPUTS_LOCKED, code="work_order_closed") from error
                 if assignee is not None and current.assigned_to != assignee:
                     raise Forbidden(NOT_ASSIGNEE) from error
+                if create and int(getattr(current, counter_name) or 0) >= MAX_INPUTS_PER_KIND:
+                    raise Conflict(too_many_inputs(type(row)), code="too_many_inputs") from error
             raise Conflict(STALE_WRITE) from error
 
 

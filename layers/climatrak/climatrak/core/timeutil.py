@@ -17,7 +17,9 @@ def now_ms() -> int:
 def iso_ms(ts_ms: int) -> str:
     """Storage form: lexically sortable UTC with milliseconds, e.g. 2026-11-25T10:00:00.000Z."""
     seconds, millis = divmod(ts_ms, 1000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=millis * 1000)
+    # isoformat pads the year to four digits (strftime's %Y does not on every platform)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def utc_now_iso() -> str:
