@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from climatrak.core.errors import NotFound
 from climatrak.core.http import cursor_paginate, json_response, principal, requires
 from climatrak.core.identity import Permission
-from climatrak.ledger import months, postings
+from climatrak.ledger import months, postings, transaction_listing
 from climatrak.ledger.posting_repository import PostingRepository
 from climatrak.ledger.transaction_models import (
     CostTransaction,
@@ -45,7 +45,7 @@ def _id(raw: str) -> str:
 @requires(router, READ)
 def list_transactions() -> Response[Any]:
     repo = _repo()
-    listing = postings.list_transactions(repo, query_params(router))
+    listing = transaction_listing.list_transactions(repo, query_params(router))
     page = cursor_paginate(router, listing.fetch, listing.count, settings().public_base_url)
     page["results"] = postings.transaction_views(repo, page["results"], listing.states)
     return json_response(200, page)

@@ -327,8 +327,8 @@ def median_latency_s(month: str, repeat: int, warm_up: int = 5) -> float:
 def check_exact(seeder: Seeder, settings: Any) -> None:
     """The summary must equal the seeded ledger: every month exactly, and the API's figure."""
     from climatrak.core.money import money
-    from climatrak.ledger.logic import summary_totals
     from climatrak.ledger.repository import LedgerRepository
+    from climatrak.ledger.summary import summary_totals
 
     repo = LedgerRepository(TENANT, settings)
     for number in range(1, 13):

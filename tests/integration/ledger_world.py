@@ -18,8 +18,8 @@ import pytest
 from climatrak.core.config import Settings
 from climatrak.core.timeutil import utc_now_iso
 from climatrak.ledger.items import LedgerKeys, default_cost_center_id
-from climatrak.ledger.logic import summary_totals
 from climatrak.ledger.repository import LedgerRepository
+from climatrak.ledger.summary import summary_totals
 from tests.integration.conftest import ApiClient, ApiResponse
 
 YEAR = 2026

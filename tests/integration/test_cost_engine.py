@@ -15,6 +15,7 @@ from typing import Any
 import botocore.client
 import pytest
 
+from climatrak.core.errors import DomainError
 from climatrak.core.events import add_to_outbox, new_event, outbox_item
 from climatrak.ledger.cost_engine import MissingRateCard, post_commitment, post_work_order_costs
 from climatrak.ledger.items import default_cost_center_id
@@ -214,6 +215,19 @@ def test_a_missing_rate_card_fails_clearly_and_posts_nothing(world: LedgerWorld,
     retried = post_work_order_costs(settings, "acme", data)
     assert retried.transactions_created == 3
     assert postings_by_key(settings)["wo:1:labor"]["amount"] == Decimal("280.00")
+
+
+@pytest.mark.parametrize("changes", [{"completed_at": "last tuesday"}, {"labor": [{"hours": "lots"}]}])
+def test_a_malformed_payload_is_a_clear_event_failure_that_posts_nothing(
+    world: LedgerWorld, settings, changes: dict[str, Any]
+) -> None:
+    before = ledger_snapshot(settings)
+
+    with pytest.raises(DomainError) as failure:
+        post_work_order_costs(settings, "acme", closed(1, **changes))
+
+    assert failure.value.code == "invalid_event" and next(iter(changes)) in failure.value.detail
+    assert ledger_snapshot(settings) == before
 
 
 def test_the_same_event_delivered_twice_posts_one_set(world: LedgerWorld, settings) -> None:

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from pynamodb.connection import Connection
+from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
 from climatrak.core.errors import Conflict, DomainError
 from climatrak.core.identity import Principal, Role
-from climatrak.ledger import logic
+from climatrak.ledger import commitments
 from tests.integration.ledger_world import YEAR, LedgerWorld, ledger_fixture  # noqa: F401
 
 COMMITMENTS = "/api/trakledger/commitments/"
@@ -189,7 +190,7 @@ def test_twenty_concurrent_approvals_sum_exactly(ledger: LedgerWorld, center: st
 
     def approve(item: dict[str, Any]) -> str:
         barrier.wait()
-        return logic.approve_commitment(ledger.repo(), _approver(), item["id"]).status
+        return commitments.approve_commitment(ledger.repo(), _approver(), item["id"]).status
 
     with ThreadPoolExecutor(max_workers=len(items)) as pool:
         assert list(pool.map(approve, items)) == ["approved"] * len(items)
@@ -208,7 +209,7 @@ def test_racing_approvals_of_one_commitment_count_it_once(
     def approve(_: int) -> str:
         barrier.wait()
         try:
-            return logic.approve_commitment(ledger.repo(), _approver(), item["id"]).status
+            return commitments.approve_commitment(ledger.repo(), _approver(), item["id"]).status
         except Conflict:
             return "conflict"
         except DomainError:
@@ -220,3 +221,52 @@ def test_racing_approvals_of_one_commitment_count_it_once(
     assert outcomes.count("approved") == 1, outcomes
     assert committed(ledger) == (0, Decimal("500.00"))
     assert len(ledger.events("commitment.approved")) == 1
+
+
+@pytest.fixture
+def contended(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """DynamoDB cancels the next N transactions for contention (TransactionConflict: another
+    transaction holds one of their items, e.g. the summary row); moto never does. Set N by
+    appending it; the pauses between attempts are skipped."""
+    remaining: list[int] = []
+    original = Connection.transact_write_items
+
+    def transact_write_items(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        if remaining and remaining[0] > 0:
+            remaining[0] -= 1
+            cause = VerboseClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}},
+                "TransactWriteItems",
+                cancellation_reasons=[None, CancellationReason(code="TransactionConflict")],
+            )
+            raise TransactWriteError("Failed to write transaction items", cause)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "transact_write_items", transact_write_items)
+    monkeypatch.setattr("climatrak.ledger.store.sleep", lambda seconds: None)
+    return remaining
+
+
+def test_an_approval_that_meets_contention_is_retried_not_refused(
+    ledger: LedgerWorld, center: str, contended: list[int]
+) -> None:
+    item = ledger.commitment(center, "500.00")
+    contended.append(2)
+
+    approved = ledger.act(item["id"], "approve")
+
+    assert approved["status"] == "approved" and contended == [0]
+    assert committed(ledger) == (0, Decimal("500.00"))
+    assert len(ledger.events("commitment.approved")) == 1
+
+
+def test_lasting_contention_is_409_busy_and_writes_nothing(
+    ledger: LedgerWorld, center: str, contended: list[int]
+) -> None:
+    item = ledger.commitment(center, "500.00")
+    contended.append(1000)
+
+    status, body = ledger.api.post(f"{COMMITMENTS}{item['id']}/approve/")
+
+    assert status == 409 and body["code"] == "busy"
+    assert committed(ledger) == (Decimal("500.00"), 0) and ledger.events("commitment.approved") == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from climatrak.core.errors import Conflict
-from climatrak.ledger.logic import CostCenters
+from climatrak.ledger.cost_centers import CostCenters
 from climatrak.registry.logic import create_tenant
 from tests.integration.ledger_world import LedgerWorld, ledger_fixture  # noqa: F401
 

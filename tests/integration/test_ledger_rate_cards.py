@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from climatrak.core.errors import Conflict
-from climatrak.ledger.logic import rate_in_force
+from climatrak.ledger.rate_cards import rate_in_force
 from tests.integration.ledger_world import LedgerWorld, ledger_fixture  # noqa: F401
 
 RC = "/api/trakledger/rate-cards/"

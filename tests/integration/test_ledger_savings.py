@@ -105,6 +105,7 @@ def test_invalid_bodies_are_400_and_write_nothing(ledger: LedgerWorld, center: s
         fe_body(center, confidence="certain"),
         fe_body(center, savings_amount=0),
         fe_body(center, occurred_at="yesterday"),
+        fe_body(center, occurred_at="9999-12-31T23:00"),  # past the last storable instant in UTC
         fe_body(ledger.plan()["id"]),
         fe_body(center, asset_id=999),
     ):
@@ -130,6 +131,7 @@ def test_list_filters_accept_the_frontend_names(ledger: LedgerWorld, center: str
     # from/to are tenant-local days: 31 March 22:30 local is in March
     assert ids(**{"from": f"{YEAR}-03-01", "to": f"{YEAR}-03-31"}) == [march["id"]]
     assert ids(start_date=f"{YEAR}-04-01") == [april["id"]]
+    assert ids(to="9999-12-31") == [april["id"], march["id"]]  # the calendar's last day bounds nothing
     assert ids(cost_center_id=other) == [april["id"]]
     assert ids(event_type="energy_savings") == [march["id"]]
     assert ids(confidence="medium") == [march["id"]] and ids(confidence="low") == [april["id"]]

@@ -175,6 +175,8 @@ def test_a_manual_adjustment_from_the_ledger_page(ledger: LedgerWorld) -> None: 
         ({"cost_center": "5b0b8f86-0000-4000-8000-00000000dead"}, "cost_center"),
         ({"asset": 999}, "asset"),
         ({"occurred_at": "10/03/2026"}, "occurred_at"),
+        ({"occurred_at": "9999-12-31T23:00"}, "occurred_at"),  # past the last storable instant in UTC
+        ({"cost_center": "not-a-uuid"}, "cost_center"),
         ({"category": "misc"}, "category"),
         ({"transaction_type": "gift"}, "transaction_type"),
         ({"transaction_type": "parts", "work_order": 3}, "idempotency_key"),  # WO-linked postings need a key
@@ -281,12 +283,19 @@ def test_is_locked_filters_by_the_months_lock(world: World) -> None:
         ({"asset": "abc"}, "asset"),
         ({"min_amount": "lots"}, "min_amount"),
         ({"is_locked": "maybe"}, "is_locked"),
+        ({"year": "0"}, "year"),
+        ({"year": "10000"}, "year"),
+        ({"month": "2026-13-01"}, "month"),
     ],
 )
 def test_invalid_filters_are_400(world: World, query: dict[str, str], field: str) -> None:
     status, body = world.api.get(TRANSACTIONS, query=query)
 
     assert status == 400 and field in body
+
+
+def test_an_end_date_on_the_last_day_of_the_calendar_bounds_nothing(world: World) -> None:
+    assert sorted(world.ids(end_date="9999-12-31")) == sorted(world.ids())
 
 
 def test_default_order_is_newest_first(world: World) -> None:
@@ -383,6 +392,21 @@ def test_page_numbers_still_work(ledger: LedgerWorld, many: list[str]) -> None: 
 
 def test_a_bad_cursor_is_not_found(ledger: LedgerWorld, many: list[str]) -> None:  # noqa: F811
     assert ledger.api.get(TRANSACTIONS, query={"cursor": "garbage"}).status == 404
+
+
+def test_a_previous_link_made_before_rows_were_deleted_still_reads_back(ledger: LedgerWorld) -> None:  # noqa: F811
+    """In-memory orderings use index positions: a link to before index 6 of a list that has
+    since shrunk to 3 rows reads back from its end (it used to be a 500)."""
+    rows = [ledger.ok(ledger.api.post(TRANSACTIONS, manual(amount=n)), 201)["id"] for n in range(1, 8)]
+    query = {"ordering": "amount", "page_size": 3}
+    last = follow(ledger.api, follow(ledger.api, ledger.ok(ledger.api.get(TRANSACTIONS, query=query))["next"])["next"])
+    assert [row["id"] for row in last["results"]] == rows[6:]
+    for row in rows[3:]:
+        assert ledger.api.delete(f"{TRANSACTIONS}{row}/").status == 204
+
+    back = follow(ledger.api, last["previous"])
+
+    assert [row["id"] for row in back["results"]] == rows[:3]
 
 
 def test_page_size_is_capped_at_1000(ledger: LedgerWorld, many: list[str]) -> None:  # noqa: F811

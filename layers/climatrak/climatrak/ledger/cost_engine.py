@@ -20,10 +20,9 @@ of postings: the keys' guards are conditions inside that transaction (see `posti
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -31,13 +30,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from climatrak.core.config import Settings
 from climatrak.core.errors import DomainError
 from climatrak.core.money import ZERO, money
-from climatrak.core.timeutil import iso_ms, month_start, parse_iso, to_ms, zone
+from climatrak.core.timeutil import parse_iso, zone
 from climatrak.ledger.items import RateCardItem, ensure_default_cost_center
-from climatrak.ledger.logic import rate_in_force
-from climatrak.ledger.models import CATEGORIES
+from climatrak.ledger.models import CATEGORIES, blank_to_none
+from climatrak.ledger.months import month_start_iso, parse_month
+from climatrak.ledger.parsing import iso
 from climatrak.ledger.posting_repository import PostingRepository
 from climatrak.ledger.postings import post
-from climatrak.ledger.repository import LedgerRepository
+from climatrak.ledger.rate_cards import card_in_force
 from climatrak.ledger.transaction_models import SOURCE_COMMITMENT, SOURCE_COST_ENGINE, NewPosting
 
 KINDS = ("labor", "parts", "third_party")
@@ -80,11 +80,7 @@ class CostPostingResult(BaseModel):
 # ---- the work_order.closed payload (shared contract with CMMS) ---------------------------------
 
 
-def _blank_to_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-OptionalDecimal = Annotated[Decimal | None, BeforeValidator(_blank_to_none)]
+OptionalDecimal = Annotated[Decimal | None, BeforeValidator(blank_to_none)]
 
 
 class _Payload(BaseModel):
@@ -146,12 +142,24 @@ class CommitmentApprovedData(_Payload):
     work_order_id: int | None = None
 
 
+def _invalid(event: str, problems: str) -> DomainError:
+    return DomainError(f"invalid {event} payload: {problems}", code="invalid_event")
+
+
 def _parse(model: type[_Payload], data: dict[str, Any], event: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        raise DomainError(f"invalid {event} payload: {problems}", code="invalid_event") from None
+        raise _invalid(event, problems) from None
+
+
+def _instant(value: str, field: str, event: str) -> str:
+    """An ISO instant of a payload (naive = UTC) in storage form."""
+    try:
+        return iso(parse_iso(value))
+    except ValueError:
+        raise _invalid(event, f"{field} {value!r}") from None
 
 
 def work_order_category(category: str, work_order_type: str) -> str:
@@ -165,25 +173,12 @@ def work_order_category(category: str, work_order_type: str) -> str:
     return TYPE_CATEGORIES.get((work_order_type or "").strip().upper(), "corrective")
 
 
-# ---- rate cards ---------------------------------------------------------------------------------
-
-
-class _RateCardBook(LedgerRepository):
-    """C1's rate card rule (`logic.rate_in_force`) over the tenant's cards read once per event."""
-
-    @cached_property
-    def _cards(self) -> list[RateCardItem]:
-        return super().list_rate_cards()
-
-    def list_rate_cards(self) -> list[RateCardItem]:
-        return self._cards
-
-
 # ---- the engine -----------------------------------------------------------------------------------
 
 
-def _labor(event: WorkOrderClosed, book: _RateCardBook | None, on: date) -> tuple[Decimal, dict[str, Any]]:
-    """The labour total and its meta (per-role breakdown, total hours)."""
+def _labor(event: WorkOrderClosed, cards: Sequence[RateCardItem], on: date) -> tuple[Decimal, dict[str, Any]]:
+    """The labour total and its meta (per-role breakdown, total hours); `cards` are the
+    tenant's rate cards (read only when a line has no rate of its own)."""
     missing: list[str] = []
     roles: dict[str, dict[str, Any]] = {}
     total_hours = Decimal(0)
@@ -195,7 +190,7 @@ def _labor(event: WorkOrderClosed, book: _RateCardBook | None, on: date) -> tupl
         if line.hourly_rate is not None:
             rate, source = line.hourly_rate, "entry"
         else:
-            card = rate_in_force(book, line.role, line.role_code, on) if book is not None else None
+            card = card_in_force(cards, line.role, line.role_code, on)
             if card is None:
                 label = line.role_code or line.role or "(no role)"
                 if label not in missing:
@@ -291,11 +286,10 @@ def post_work_order_costs(settings: Settings, tenant: str, data: dict[str, Any])
     """`work_order.closed` → up to three postings (labour, parts, third party), idempotent."""
     event: WorkOrderClosed = _parse(WorkOrderClosed, data, "work_order.closed")
     repo = PostingRepository(tenant, settings)
-    completed_at = iso_ms(to_ms(parse_iso(event.completed_at)))
+    completed_at = _instant(event.completed_at, "completed_at", "work_order.closed")
     on = parse_iso(completed_at).astimezone(zone(repo.timezone)).date()
     needs_cards = any(line.hours > 0 and line.hourly_rate is None for line in event.labor)
-    book = _RateCardBook(tenant, settings) if needs_cards else None
-    labor_total, labor_meta = _labor(event, book, on)
+    labor_total, labor_meta = _labor(event, repo.list_rate_cards() if needs_cards else [], on)
     parts_total, parts_meta = _parts(event)
     third_total, third_meta, third_currency, notes = _third_party(event)
     common = {
@@ -352,11 +346,10 @@ def post_commitment(settings: Settings, tenant: str, data: dict[str, Any]) -> Co
     amount = money(event.amount)
     if amount == 0:
         return CostPostingResult(skipped=1)
-    month = event.budget_month.strip()[:7]
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise DomainError(
-            f"invalid commitment.approved payload: budget_month {event.budget_month!r}", code="invalid_event"
-        )
+    try:
+        month = parse_month(event.budget_month, "budget_month", any_day=True)
+    except DomainError:
+        raise _invalid("commitment.approved", f"budget_month {event.budget_month!r}") from None
     category = event.category if event.category in CATEGORIES else "other"
     meta = {
         "source": SOURCE_COMMITMENT,
@@ -369,7 +362,7 @@ def post_commitment(settings: Settings, tenant: str, data: dict[str, Any]) -> Co
         transaction_type="other",
         category=category,
         amount=amount,
-        occurred_at=iso_ms(to_ms(month_start(month, repo.timezone))),
+        occurred_at=month_start_iso(month, repo.timezone),
         cost_center_id=event.cost_center_id or ensure_default_cost_center(tenant),
         currency=(event.currency or "BRL").upper(),
         description=description,

@@ -209,7 +209,7 @@ class TransactionItem(MainItem, discriminator="ledger_transaction"):
     cost_center_id = UnicodeAttribute()
     asset_id = NumberAttribute(null=True)
     work_order_id = NumberAttribute(null=True)
-    work_order_number = UnicodeAttribute(null=True)  # denormalised at posting time (C2)
+    work_order_number = UnicodeAttribute(null=True)  # denormalised at posting time
     vendor_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -219,13 +219,20 @@ class TransactionItem(MainItem, discriminator="ledger_transaction"):
     version = VersionAttribute()
     by_id = TransactionById()
 
+    def meta_dict(self) -> dict[str, Any]:
+        """`meta` as a plain dict (a MapAttribute when read back, a dict when just built)."""
+        meta = self.meta
+        if meta is None:
+            return {}
+        return meta.as_dict() if hasattr(meta, "as_dict") else dict(meta)
+
 
 class LedgerKeyGuard(MainItem, discriminator="ledger_key"):
     """pk `T#{t}#LEDGERKEY`, sk = idempotency key. Its conditional creation makes a key post once."""
 
     transaction_id = UnicodeAttribute()
     month = UnicodeAttribute()
-    ledger_sk = UnicodeAttribute(null=True)  # the posting's sk: a consistent read finds it (C2)
+    ledger_sk = UnicodeAttribute(null=True)  # the posting's sk: a consistent read finds it
 
 
 class WorkOrderTransactionLink(MainItem, discriminator="work_order_transaction"):

@@ -71,13 +71,14 @@ SAVINGS_CATEGORY: dict[str, str] = {
 }
 
 
-def _blank_to_none(value: Any) -> Any:
+def blank_to_none(value: Any) -> Any:
+    """Request values: "" (a cleared optional field of the frontend's forms) means absent."""
     return None if isinstance(value, str) and not value.strip() else value
 
 
-OptionalDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
-OptionalInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
-OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptionalDate = Annotated[date | None, BeforeValidator(blank_to_none)]
+OptionalInt = Annotated[int | None, BeforeValidator(blank_to_none)]
+OptionalText = Annotated[str | None, BeforeValidator(blank_to_none)]
 Money = Annotated[Decimal, Field(max_digits=15, decimal_places=2, allow_inf_nan=False)]
 NonNegativeMoney = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False)]
 PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=2, allow_inf_nan=False)]

@@ -1,4 +1,4 @@
-"""The ledger: the one posting service, manual postings and adjustments, and the listing.
+"""The ledger: the one posting service, manual postings and adjustments, and their views.
 
 `post(repo, postings, automatic=...)` is the only writer of ledger transactions. A group of
 postings (one event's) goes into ONE TransactWrite with everything that must hold with it:
@@ -16,46 +16,32 @@ month refuses manual postings (409, nothing written); automatic postings move to
 month after it (occurred_at = that month's first instant in the tenant's time zone, the original
 date kept in meta). Locks and keys are conditions inside the transaction and nothing is read
 before it: a refusal reads what refused it (guards, locks) and the next attempt acts on that, so
-a cost is never dropped and never posted twice, and the happy path is one request.
+a cost is never dropped and never posted twice, and the happy path is one request. Listing the
+ledger lives in transaction_listing.py.
 """
 
 from __future__ import annotations
 
-import functools
-import random
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from climatrak.core.errors import Conflict, DomainError, NotFound
-from climatrak.core.events import new_event, new_event_id
+from climatrak.core.errors import Conflict, DomainError
+from climatrak.core.events import add_to_outbox, new_event, new_event_id
 from climatrak.core.money import money
-from climatrak.core.timeutil import iso_ms, month_of, month_start, next_month, parse_iso, to_ms, utc_now_iso, zone
-from climatrak.ledger.items import (
-    LedgerKeyGuard,
-    LedgerMonthItem,
-    TransactionItem,
-    WorkOrderTransactionLink,
-    ensure_default_cost_center,
-)
+from climatrak.core.timeutil import month_of, next_month, parse_iso, utc_now_iso
+from climatrak.ledger.cost_centers import CostCenters, resolve_cost_center
+from climatrak.ledger.items import LedgerKeyGuard, TransactionItem
 from climatrak.ledger.models import CATEGORIES, CATEGORY_LABELS
-from climatrak.ledger.posting_repository import (
-    MonthState,
-    PostingRepository,
-    TaggedWrite,
-    TransactionRefused,
-    json_safe,
-)
+from climatrak.ledger.months import month_start_iso
+from climatrak.ledger.parsing import invalid_pk, iso, parse_instant, require
+from climatrak.ledger.posting_repository import PostingRepository
 from climatrak.ledger.projection import ProjectionDeltas
+from climatrak.ledger.store import BUSY, STALE_WRITE, MonthState, TransactionRefused, is_locked
 from climatrak.ledger.transaction_models import (
-    SOURCE_COMMITMENT,
-    SOURCE_COST_ENGINE,
-    SOURCE_INVENTORY,
     SOURCE_MANUAL,
     TRANSACTION_TYPE_LABELS,
     TRANSACTION_TYPES,
@@ -68,17 +54,10 @@ from climatrak.registry.items import AssetItem
 
 COST_ENTRY_POSTED = "cost.entry_posted"
 MAX_ATTEMPTS = 12
-NOT_FOUND = "Not found."
 LOCKED_MONTH = "The month {month} is locked: its transactions cannot be added, changed or deleted."
 IMMUTABLE = "Automatic postings cannot be changed; post an adjustment instead."
-STALE_WRITE = "This record was changed by someone else; reload it and try again."
-BUSY = "The ledger is busy; try again."
 DUPLICATE_KEY = "transaction with this idempotency key already exists."
 REASON_REQUIRED = "An adjustment requires a reason (meta.reason or description)."
-BAD_DATETIME = (
-    "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
-)
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True)
@@ -106,7 +85,7 @@ def post(repo: PostingRepository, postings: Sequence[NewPosting], *, automatic: 
     # what refused it (the key guards, the month locks) to decide the next attempt.
     guards: dict[str, LedgerKeyGuard] = {}
     states: dict[str, MonthState] = {}
-    for attempt in range(MAX_ATTEMPTS):
+    for _ in range(MAX_ATTEMPTS):
         if guards and not automatic:
             raise DomainError(DUPLICATE_KEY, field="idempotency_key")
         fresh = [posting for posting in group if not posting.idempotency_key or posting.idempotency_key not in guards]
@@ -116,7 +95,6 @@ def post(repo: PostingRepository, postings: Sequence[NewPosting], *, automatic: 
             try:
                 written = _write(repo, placed)
             except TransactionRefused as refused:
-                _back_off(refused, attempt)
                 if any(tag.startswith("key:") for tag in refused.tags):
                     guards = repo.guards(keys)
                 if any(tag.startswith("month:") for tag in refused.tags):
@@ -134,7 +112,7 @@ def _normalised(posting: NewPosting) -> NewPosting:
     return replace(
         posting,
         amount=money(posting.amount),
-        occurred_at=iso_ms(to_ms(parse_iso(posting.occurred_at))),
+        occurred_at=iso(parse_iso(posting.occurred_at)),
         currency=(posting.currency or "BRL").upper(),
         meta=json_safe(posting.meta or {}),
     )
@@ -145,41 +123,36 @@ def _place(
 ) -> tuple[NewPosting, str]:
     """The month a posting goes into: its own, or (automatic) the first open one after it."""
     month = month_of(posting.occurred_at, repo.timezone)
-    if not _locked(states, month):
+    if not is_locked(states, month):
         return posting, month
     if not automatic:
         raise Conflict(LOCKED_MONTH.format(month=month), code="month_locked")
     target = month
-    while _locked(states, target):
+    while is_locked(states, target):
         target = next_month(target)
     meta = {**posting.meta, "original_occurred_at": posting.occurred_at, "moved_from_locked_month": month}
-    occurred_at = iso_ms(to_ms(month_start(target, repo.timezone)))
-    return replace(posting, occurred_at=occurred_at, meta=meta), target
-
-
-def _locked(states: Mapping[str, MonthState], month: str) -> bool:
-    state = states.get(month)
-    return bool(state and state.locked)
+    return replace(posting, occurred_at=month_start_iso(target, repo.timezone), meta=meta), target
 
 
 def _write(repo: PostingRepository, placed: Sequence[tuple[NewPosting, str]]) -> list[TransactionItem]:
     now = utc_now_iso()
     items: list[TransactionItem] = []
     deltas = ProjectionDeltas(repo.tenant)
-    with repo.transaction() as tagged:
+    with repo.transaction() as tw:
         for month in sorted({month for _, month in placed}):
-            repo.month_open(tagged, month)
+            repo.month_open(tw, month)
         for posting, month in placed:
             item = _transaction_item(repo, posting, month, now)
             items.append(item)
-            tagged.save("item", item, condition=TransactionItem.pk.does_not_exist())
+            tw.save(item, condition=TransactionItem.pk.does_not_exist(), tag="item")
             if posting.idempotency_key:
                 guard = repo.guard_item(posting.idempotency_key, item)
-                tagged.save(f"key:{posting.idempotency_key}", guard, condition=LedgerKeyGuard.pk.does_not_exist())
+                tw.save(guard, condition=LedgerKeyGuard.pk.does_not_exist(), tag=f"key:{posting.idempotency_key}")
             if posting.work_order_id is not None:
-                tagged.save("link", repo.link_item(item))
+                tw.save(repo.link_item(item), tag="link")
             _count(deltas, item, Decimal(1))
-            tagged.outbox(
+            add_to_outbox(
+                tw,
                 new_event(
                     repo.tenant,
                     COST_ENTRY_POSTED,
@@ -187,14 +160,23 @@ def _write(repo: PostingRepository, placed: Sequence[tuple[NewPosting, str]]) ->
                     item.id,
                     _event_data(item),
                     idempotency_key=f"{COST_ENTRY_POSTED}:{item.id}",
-                )
+                ),
             )
-        tagged.projection(deltas)
+        deltas.write(tw)
     return items
 
 
-def _transaction_item(repo: PostingRepository, posting: NewPosting, month: str, now: str) -> TransactionItem:
-    transaction_id = new_event_id()  # UUIDv7: ids sort by creation, so sk ties break by it
+def _transaction_item(
+    repo: PostingRepository,
+    posting: NewPosting,
+    month: str,
+    now: str,
+    *,
+    transaction_id: str | None = None,
+    created_at: str | None = None,
+) -> TransactionItem:
+    """The stored posting (a new one, or the new version of `transaction_id` made at `created_at`)."""
+    transaction_id = transaction_id or new_event_id()  # UUIDv7: ids sort by creation, so sk ties break by it
     return TransactionItem(
         repo.ledger_pk(month),
         repo.keys.transaction_sk(posting.occurred_at, transaction_id),
@@ -213,7 +195,7 @@ def _transaction_item(repo: PostingRepository, posting: NewPosting, month: str, 
         work_order_id=posting.work_order_id,
         work_order_number=posting.work_order_number,
         vendor_id=posting.vendor_id,
-        created_at=now,
+        created_at=created_at or now,
         updated_at=now,
         created_by=posting.created_by,
         gsi1pk=repo.keys.transaction_index(transaction_id),
@@ -230,7 +212,6 @@ def _count(deltas: ProjectionDeltas, item: TransactionItem, sign: Decimal) -> No
 
 
 def _event_data(item: TransactionItem) -> dict[str, Any]:
-    meta = _meta(item)
     return {
         "transaction_id": item.id,
         "idempotency_key": item.idempotency_key,
@@ -243,16 +224,8 @@ def _event_data(item: TransactionItem) -> dict[str, Any]:
         "cost_center_id": item.cost_center_id,
         "asset_id": item.asset_id,
         "work_order_id": item.work_order_id,
-        "source": meta.get("source"),
+        "source": item.meta_dict().get("source"),
     }
-
-
-def _back_off(refused: TransactionRefused, attempt: int) -> None:
-    """Conditions that failed are re-read for the next attempt; DynamoDB's own contention
-    (TransactionConflict: another transaction holds the month item or a summary row; never
-    raised by moto) gets a jittered exponential pause first."""
-    if refused.contention:
-        time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # noqa: S311 - jitter, not crypto
 
 
 def _outcomes(
@@ -276,79 +249,63 @@ def _outcomes(
     return outcomes
 
 
+def json_safe(value: Any) -> Any:
+    """Meta values as DynamoDB stores them without surprises: str/int/bool/None, lists, maps;
+    Decimals and floats become strings (money is never a float)."""
+    if isinstance(value, dict):
+        return {str(name): json_safe(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
 # ---- manual postings and adjustments -----------------------------------------------------
-
-
-def parse_local_datetime(value: str, tz_name: str, field: str = "occurred_at") -> str:
-    """`YYYY-MM-DDTHH:mm` (naive = the tenant's local time), a date (local midnight), or full
-    ISO with an offset or Z → storage form (UTC ISO with milliseconds and Z)."""
-    text = (value or "").strip()
-    try:
-        if len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), datetime.min.time())
-        else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise DomainError(BAD_DATETIME, field=field) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone(tz_name))
-    return iso_ms(to_ms(moment))
-
-
-@dataclass
-class _ManualFields:
-    transaction_type: str
-    category: str
-    amount: Decimal
-    currency: str
-    occurred_at: str
-    description: str
-    meta: dict[str, Any]
-    cost_center_id: str
-    asset_id: int | None
-    work_order_id: int | None
-    vendor_id: str | None
-    work_order_number: str | None = None  # looked up when a work order is linked
-
 
 REFERENCES = frozenset({"cost_center", "asset", "work_order"})
 
 
-def _validated(
-    repo: PostingRepository, fields: _ManualFields, references: frozenset[str] = REFERENCES
-) -> _ManualFields:
-    """Checks a manual posting's values; `references` names the links to check exist (on
+def _validated(repo: PostingRepository, posting: NewPosting, references: frozenset[str] = REFERENCES) -> NewPosting:
+    """Checks a manual posting's values; `references` names the links to resolve and check (on
     PATCH only the ones being changed: a row keeps its links even if they were deleted since)."""
     try:
-        amount = money(fields.amount)
+        amount = money(posting.amount)
     except ValueError:
         raise DomainError("A valid number is required.", field="amount") from None
     if amount == 0:
         raise DomainError("Ensure this value is not zero.", field="amount")
-    if amount < 0 and fields.transaction_type != "adjustment":
+    if amount < 0 and posting.transaction_type != "adjustment":
         raise DomainError("Only adjustments may be negative.", field="amount")
-    currency = (fields.currency or "BRL").upper()
+    currency = (posting.currency or "BRL").upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise DomainError("Enter a 3-letter currency code.", field="currency")
-    meta = json_safe(dict(fields.meta or {}))
+    meta = json_safe(dict(posting.meta or {}))
     meta["source"] = SOURCE_MANUAL
-    description = fields.description.strip()
+    description = posting.description.strip()
     reason = str(meta.get("reason") or "").strip()
-    if fields.transaction_type == "adjustment" and not (reason or description):
+    if posting.transaction_type == "adjustment" and not (reason or description):
         raise DomainError(REASON_REQUIRED, field="description")
     if not description and reason:
         description = reason
-    if "cost_center" in references and repo.cost_center(fields.cost_center_id) is None:
-        raise DomainError(f'Invalid pk "{fields.cost_center_id}" - object does not exist.', field="cost_center")
-    if "asset" in references and fields.asset_id is not None and not repo.assets([fields.asset_id]):
-        raise DomainError(f'Invalid pk "{fields.asset_id}" - object does not exist.', field="asset")
-    number = fields.work_order_number
+    cost_center_id = posting.cost_center_id
+    if "cost_center" in references:
+        cost_center_id = resolve_cost_center(repo, cost_center_id, "cost_center", default=True)
+    if "asset" in references and posting.asset_id is not None and not repo.assets([posting.asset_id]):
+        raise invalid_pk(posting.asset_id, "asset")
+    number = posting.work_order_number
     if "work_order" in references:
-        number = None if fields.work_order_id is None else repo.work_order_number(fields.work_order_id)
-        if fields.work_order_id is not None and number is None:
-            raise DomainError(f'Invalid pk "{fields.work_order_id}" - object does not exist.', field="work_order")
+        number = None if posting.work_order_id is None else repo.work_order_number(posting.work_order_id)
+        if posting.work_order_id is not None and number is None:
+            raise invalid_pk(posting.work_order_id, "work_order")
     return replace(
-        fields, amount=amount, currency=currency, meta=meta, description=description, work_order_number=number
+        posting,
+        amount=amount,
+        currency=currency,
+        meta=meta,
+        description=description,
+        cost_center_id=cost_center_id,
+        work_order_number=number,
     )
 
 
@@ -359,54 +316,32 @@ def create_manual(repo: PostingRepository, body: TransactionCreate, user_id: int
             "An idempotency key is required for postings linked to a work order (except adjustments).",
             field="idempotency_key",
         )
-    cost_center_id = body.cost_center or ensure_default_cost_center(repo.tenant)
-    fields = _validated(
+    posting = _validated(
         repo,
-        _ManualFields(
+        NewPosting(
             transaction_type=body.transaction_type,
             category=body.category,
             amount=body.amount,
+            occurred_at=parse_instant(body.occurred_at, repo.timezone, "occurred_at"),
+            cost_center_id=body.cost_center or "",
             currency=body.currency,
-            occurred_at=parse_local_datetime(body.occurred_at, repo.timezone),
             description=body.description,
             meta=body.meta,
-            cost_center_id=cost_center_id,
+            idempotency_key=body.idempotency_key,
             asset_id=body.asset,
             work_order_id=body.work_order,
             vendor_id=body.vendor_id,
+            created_by=user_id or None,
         ),
-    )
-    posting = NewPosting(
-        transaction_type=fields.transaction_type,
-        category=fields.category,
-        amount=fields.amount,
-        occurred_at=fields.occurred_at,
-        cost_center_id=fields.cost_center_id,
-        currency=fields.currency,
-        description=fields.description,
-        meta=fields.meta,
-        idempotency_key=body.idempotency_key,
-        asset_id=fields.asset_id,
-        work_order_id=fields.work_order_id,
-        work_order_number=fields.work_order_number,
-        vendor_id=fields.vendor_id,
-        created_by=user_id or None,
     )
     (posted,) = post(repo, [posting], automatic=False)
     return transaction_views(repo, [posted.transaction])[0]
 
 
-def _require(repo: PostingRepository, transaction_id: str) -> TransactionItem:
-    item = repo.get_transaction(transaction_id)
-    if item is None:
-        raise NotFound(NOT_FOUND)
-    return item
-
-
 def _require_editable(item: TransactionItem, states: Mapping[str, MonthState]) -> None:
-    if _meta(item).get("source") != SOURCE_MANUAL:
+    if item.meta_dict().get("source") != SOURCE_MANUAL:
         raise Conflict(IMMUTABLE, code="immutable")
-    if _locked(states, item.month):
+    if is_locked(states, item.month):
         raise Conflict(LOCKED_MONTH.format(month=item.month), code="month_locked")
 
 
@@ -414,117 +349,77 @@ def update_manual(repo: PostingRepository, transaction_id: str, patch: Transacti
     """PATCH: a manual row changes in place or moves (new month / time) in one transaction,
     version-checked, with the projection moved from the old (month, cost centre, category,
     asset) to the new one."""
-    item = _require(repo, transaction_id)
+    item = require(repo.get_transaction(transaction_id))
     states = repo.month_states()
     _require_editable(item, states)
     changes = patch.model_dump(exclude_unset=True)
-    if "cost_center" in changes and not changes["cost_center"]:
-        changes["cost_center"] = ensure_default_cost_center(repo.tenant)
-    meta = dict(changes["meta"]) if changes.get("meta") is not None else _meta(item)
-    fields = _validated(
+    posting = _validated(
         repo,
-        _ManualFields(
+        NewPosting(
             transaction_type=changes.get("transaction_type") or item.transaction_type,
             category=changes.get("category") or item.category,
             amount=changes["amount"] if changes.get("amount") is not None else Decimal(item.amount),
-            currency=changes.get("currency") or item.currency,
             occurred_at=(
-                parse_local_datetime(changes["occurred_at"], repo.timezone)
+                parse_instant(changes["occurred_at"], repo.timezone, "occurred_at")
                 if changes.get("occurred_at")
                 else item.occurred_at
             ),
+            cost_center_id=changes.get("cost_center", item.cost_center_id) or "",
+            currency=changes.get("currency") or item.currency,
             description=changes["description"] if changes.get("description") is not None else item.description,
-            meta=meta,
-            cost_center_id=changes.get("cost_center", item.cost_center_id),
+            meta=dict(changes["meta"]) if changes.get("meta") is not None else item.meta_dict(),
+            idempotency_key=item.idempotency_key,
             asset_id=changes.get("asset", item.asset_id),
             work_order_id=changes.get("work_order", item.work_order_id),
-            vendor_id=changes.get("vendor_id", item.vendor_id),
             work_order_number=item.work_order_number,
+            vendor_id=changes.get("vendor_id", item.vendor_id),
+            created_by=int(item.created_by) if item.created_by is not None else None,
         ),
         REFERENCES & set(changes),
     )
-    month = month_of(fields.occurred_at, repo.timezone)
-    if _locked(states, month):
+    month = month_of(posting.occurred_at, repo.timezone)
+    if is_locked(states, month):
         raise Conflict(LOCKED_MONTH.format(month=month), code="month_locked")
-    moved = month != item.month or fields.occurred_at != item.occurred_at
-    now = utc_now_iso()
-    updated = TransactionItem(
-        repo.ledger_pk(month),
-        repo.keys.transaction_sk(fields.occurred_at, item.id),
-        id=item.id,
-        month=month,
-        idempotency_key=item.idempotency_key,
-        transaction_type=fields.transaction_type,
-        category=fields.category,
-        amount=fields.amount,
-        currency=fields.currency,
-        occurred_at=fields.occurred_at,
-        description=fields.description,
-        meta=fields.meta,
-        cost_center_id=fields.cost_center_id,
-        asset_id=fields.asset_id,
-        work_order_id=fields.work_order_id,
-        work_order_number=fields.work_order_number,
-        vendor_id=fields.vendor_id,
-        created_at=item.created_at,
-        updated_at=now,
-        created_by=item.created_by,
-        gsi1pk=item.gsi1pk,
-        gsi1sk=item.gsi1sk,
-    )
+    moved = month != item.month or posting.occurred_at != item.occurred_at
+    updated = _transaction_item(repo, posting, month, utc_now_iso(), transaction_id=item.id, created_at=item.created_at)
     if not moved:
         updated.version = item.version  # saved in place: version-checked; a move deletes the old one checked
     deltas = ProjectionDeltas(repo.tenant)
     _count(deltas, item, Decimal(-1))
     _count(deltas, updated, Decimal(1))
-    with _edit_errors(repo), repo.transaction() as tagged:
-        _old_month_open(repo, tagged, item.month)
+    with _edit_errors(repo), repo.transaction() as tw:
+        repo.check_month_open(tw, item.month)
         if month != item.month:
-            repo.month_open(tagged, month)
+            repo.month_open(tw, month)
         if moved:
-            tagged.delete("item", item)
-            tagged.save("item", updated, condition=TransactionItem.pk.does_not_exist())
+            tw.delete(item, tag="item")
+            tw.save(updated, condition=TransactionItem.pk.does_not_exist(), tag="item")
             if item.idempotency_key:
-                tagged.save("guard", repo.guard_item(item.idempotency_key, updated))
+                tw.save(repo.guard_item(item.idempotency_key, updated), tag="guard")
         else:
-            tagged.save("item", updated)
+            tw.save(updated, tag="item")
         if item.work_order_id is not None and item.work_order_id != updated.work_order_id:
-            tagged.delete(
-                "link", WorkOrderTransactionLink(repo.keys.work_order(int(item.work_order_id)), f"TX#{item.id}")
-            )
+            repo.unlink(tw, item.work_order_id, item.id)
         if updated.work_order_id is not None and (moved or item.work_order_id != updated.work_order_id):
-            tagged.save("link", repo.link_item(updated))
-        tagged.projection(deltas)
+            tw.save(repo.link_item(updated), tag="link")
+        deltas.write(tw)
     return transaction_views(repo, [updated])[0]
 
 
 def delete_manual(repo: PostingRepository, transaction_id: str) -> None:
     """DELETE: a manual row leaves the ledger, its key, its link and the projection together."""
-    item = _require(repo, transaction_id)
+    item = require(repo.get_transaction(transaction_id))
     _require_editable(item, repo.month_states())
     deltas = ProjectionDeltas(repo.tenant)
     _count(deltas, item, Decimal(-1))
-    with _edit_errors(repo), repo.transaction() as tagged:
-        _old_month_open(repo, tagged, item.month)
-        tagged.delete("item", item)
+    with _edit_errors(repo), repo.transaction() as tw:
+        repo.check_month_open(tw, item.month)
+        tw.delete(item, tag="item")
         if item.idempotency_key:
-            tagged.delete("guard", LedgerKeyGuard(repo.keys.ledger_keys(), item.idempotency_key))
+            tw.delete(LedgerKeyGuard(repo.keys.ledger_keys(), item.idempotency_key), tag="guard")
         if item.work_order_id is not None:
-            tagged.delete(
-                "link", WorkOrderTransactionLink(repo.keys.work_order(int(item.work_order_id)), f"TX#{item.id}")
-            )
-        tagged.projection(deltas)
-
-
-def _old_month_open(repo: PostingRepository, tagged: TaggedWrite, month: str) -> None:
-    """The month of a row being changed must be open (absent or unlocked)."""
-    tagged.condition_check(
-        f"month:{month}",
-        LedgerMonthItem,
-        repo.pk,
-        repo.keys.month(month),
-        condition=LedgerMonthItem.pk.does_not_exist() | (LedgerMonthItem.locked == False),  # noqa: E712
-    )
+            repo.unlink(tw, item.work_order_id, item.id)
+        deltas.write(tw)
 
 
 @contextmanager
@@ -537,7 +432,7 @@ def _edit_errors(repo: PostingRepository) -> Iterator[None]:
         states = repo.month_states()
         for tag in sorted(refused.tags):
             month = tag.removeprefix("month:")
-            if tag.startswith("month:") and _locked(states, month):
+            if tag.startswith("month:") and is_locked(states, month):
                 raise Conflict(LOCKED_MONTH.format(month=month), code="month_locked") from refused
         raise Conflict(STALE_WRITE) from refused
 
@@ -545,15 +440,8 @@ def _edit_errors(repo: PostingRepository) -> Iterator[None]:
 # ---- reading ------------------------------------------------------------------------------
 
 
-def _meta(item: TransactionItem) -> dict[str, Any]:
-    meta = item.meta
-    if meta is None:
-        return {}
-    return meta.as_dict() if hasattr(meta, "as_dict") else dict(meta)
-
-
 def get_transaction(repo: PostingRepository, transaction_id: str) -> CostTransaction:
-    return transaction_views(repo, [_require(repo, transaction_id)])[0]
+    return transaction_views(repo, [require(repo.get_transaction(transaction_id))])[0]
 
 
 def transaction_views(
@@ -563,21 +451,20 @@ def transaction_views(
     if not items:
         return []
     states = repo.month_states() if states is None else states
-    cost_centers = repo.cost_centers()
-    assets = repo.assets(int(item.asset_id) for item in items if item.asset_id is not None)
-    return [_view(item, states, cost_centers, assets) for item in items]
+    centers = CostCenters.load(repo)
+    assets = repo.assets(item.asset_id for item in items)
+    return [_view(item, states, centers, assets) for item in items]
 
 
 def _view(
     item: TransactionItem,
     states: Mapping[str, MonthState],
-    cost_centers: Mapping[str, Any],
+    centers: CostCenters,
     assets: Mapping[int, AssetItem],
 ) -> CostTransaction:
-    meta = _meta(item)
+    meta = item.meta_dict()
     state = states.get(item.month)
     locked = bool(state and state.locked)
-    center = cost_centers.get(item.cost_center_id)
     asset_id = int(item.asset_id) if item.asset_id is not None else None
     asset = assets.get(asset_id) if asset_id is not None else None
     work_order_id = int(item.work_order_id) if item.work_order_id is not None else None
@@ -595,8 +482,8 @@ def _view(
         meta=meta,
         cost_center=item.cost_center_id,
         cost_center_id=item.cost_center_id,
-        cost_center_name=center.name if center else None,
-        cost_center_code=center.code if center else None,
+        cost_center_name=centers.name(item.cost_center_id),
+        cost_center_code=centers.code(item.cost_center_id),
         asset=asset_id,
         asset_id=asset_id,
         asset_tag=asset.tag if asset else meta.get("asset_tag"),
@@ -616,317 +503,3 @@ def _view(
         created_by=int(item.created_by) if item.created_by is not None else None,
         created_by_name=None,
     )
-
-
-# ---- listing: filters, ordering, cursor walk ----------------------------------------------
-
-ORDERABLE = ("occurred_at", "created_at", "updated_at", "amount", "category", "transaction_type")
-DEFAULT_ORDERING: tuple[tuple[str, bool], ...] = (("occurred_at", True), ("created_at", True))
-Predicate = Callable[[TransactionItem], bool]
-
-
-@dataclass
-class TransactionQuery:
-    """A parsed listing request. `low`/`high` bound occurred_at (UTC ISO, high exclusive) and so
-    the month partitions walked; predicates apply the other filters to each row."""
-
-    low: str | None
-    high: str | None
-    predicates: list[Predicate]
-    ordering: tuple[tuple[str, bool], ...]
-    work_order_id: int | None
-
-    def matches(self, item: TransactionItem) -> bool:
-        if self.low and item.occurred_at < self.low:
-            return False
-        if self.high and item.occurred_at >= self.high:
-            return False
-        return all(predicate(item) for predicate in self.predicates)
-
-    @property
-    def streams(self) -> bool:
-        """Served in key order (month partitions, sk) with a cursor: occurred_at ordering,
-        ties broken by creation (UUIDv7 ids in the sort key)."""
-        if self.work_order_id is not None:
-            return False
-        first, *rest = self.ordering
-        return first[0] == "occurred_at" and (not rest or (rest == [("created_at", first[1])]))
-
-
-def _int(value: str, name: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise DomainError("Enter a whole number.", field=name) from None
-
-
-def _decimal(value: str, name: str) -> Decimal:
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise DomainError("Enter a number.", field=name) from None
-    if not number.is_finite():
-        raise DomainError("Enter a number.", field=name)
-    return number
-
-
-def _choices(value: str, allowed: Iterable[str], name: str) -> set[str]:
-    chosen = {part.strip() for part in value.split(",") if part.strip()}
-    allowed = set(allowed)
-    for choice in sorted(chosen):
-        if choice not in allowed:
-            raise DomainError(f"Select a valid choice. {choice} is not one of the available choices.", field=name)
-    return chosen
-
-
-def _local_day(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value.strip()[:10])
-    except ValueError:
-        raise DomainError("Date has wrong format. Use one of these formats instead: YYYY-MM-DD.", field=name) from None
-
-
-def _bool(value: str, name: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise DomainError("Must be a valid boolean.", field=name)
-
-
-def _first(params: Mapping[str, str | None], *names: str) -> tuple[str, str] | None:
-    for name in names:
-        value = params.get(name)
-        if value is not None and value.strip() != "":
-            return name, value.strip()
-    return None
-
-
-def _source_category(item: TransactionItem, wanted: str) -> bool:
-    """API.md §5.4, decided for our postings: entries = commitment approvals, stock entries (IN)
-    and manual postings/adjustments (meta.source "manual"), never labour; operations = labour,
-    stock issues (OUT) and every cost-engine posting (a work order's parts and third-party
-    costs are operations too)."""
-    meta = _meta(item)
-    source = meta.get("source")
-    movement = str(meta.get("movement_type") or "").upper()
-    if wanted == "entries":
-        if item.transaction_type == "labor":
-            return False
-        return source in (SOURCE_COMMITMENT, SOURCE_MANUAL) or (source == SOURCE_INVENTORY and movement == "IN")
-    return (
-        item.transaction_type == "labor"
-        or source == SOURCE_COST_ENGINE
-        or (source == SOURCE_INVENTORY and movement == "OUT")
-    )
-
-
-def parse_query(params: Mapping[str, str | None], tz_name: str, states: Mapping[str, MonthState]) -> TransactionQuery:
-    """The filters of API.md §5.4 with the frontend's aliases; invalid choices → 400."""
-    tz = zone(tz_name)
-    lows: list[str] = []
-    highs: list[str] = []
-    predicates: list[Predicate] = []
-
-    def local_instant(day: date) -> str:
-        return iso_ms(to_ms(datetime(day.year, day.month, day.day, tzinfo=tz)))
-
-    if hit := _first(params, "start_date"):
-        lows.append(local_instant(_local_day(hit[1], hit[0])))
-    if hit := _first(params, "end_date"):
-        highs.append(local_instant(_local_day(hit[1], hit[0]) + timedelta(days=1)))
-    year = _int(hit[1], hit[0]) if (hit := _first(params, "year")) else None
-    if year is not None:
-        lows.append(local_instant(date(year, 1, 1)))
-        highs.append(local_instant(date(year + 1, 1, 1)))
-    if hit := _first(params, "month"):
-        name, value = hit
-        if value.isdigit() and 1 <= int(value) <= 12:
-            number = int(value)
-            if year is not None:
-                lows.append(local_instant(date(year, number, 1)))
-                highs.append(iso_ms(to_ms(month_start(next_month(f"{year:04d}-{number:02d}"), tz_name))))
-            else:
-                predicates.append(lambda item: int(month_of(item.occurred_at, tz_name)[5:7]) == number)
-        elif _MONTH.match(value[:7]):
-            lows.append(iso_ms(to_ms(month_start(value[:7], tz_name))))
-            highs.append(iso_ms(to_ms(month_start(next_month(value[:7]), tz_name))))
-        else:
-            raise DomainError("Enter a valid month (YYYY-MM-01 or 1-12).", field=name)
-    if hit := _first(params, "cost_center", "cost_center_id"):
-        center = hit[1]
-        predicates.append(lambda item: item.cost_center_id == center)
-    if hit := _first(params, "asset", "asset_id"):
-        asset_id = _int(hit[1], hit[0])
-        predicates.append(lambda item: item.asset_id is not None and int(item.asset_id) == asset_id)
-    work_order_id = _int(hit[1], hit[0]) if (hit := _first(params, "work_order", "work_order_id")) else None
-    if hit := _first(params, "category", "category__in"):
-        categories = _choices(hit[1], CATEGORIES, hit[0])
-        predicates.append(lambda item: item.category in categories)
-    if hit := _first(params, "transaction_type", "type", "transaction_type__in", "type__in"):
-        types = _choices(hit[1], TRANSACTION_TYPES, hit[0])
-        predicates.append(lambda item: item.transaction_type in types)
-    if hit := _first(params, "source_category"):
-        wanted = hit[1]
-        if wanted not in ("entries", "operations"):
-            raise DomainError(f"Select a valid choice. {wanted} is not one of the available choices.", field=hit[0])
-        predicates.append(lambda item: _source_category(item, wanted))
-    if hit := _first(params, "min_amount"):
-        minimum = _decimal(hit[1], hit[0])
-        predicates.append(lambda item: Decimal(item.amount) >= minimum)
-    if hit := _first(params, "max_amount"):
-        maximum = _decimal(hit[1], hit[0])
-        predicates.append(lambda item: Decimal(item.amount) <= maximum)
-    if hit := _first(params, "is_locked"):
-        locked = _bool(hit[1], hit[0])
-        predicates.append(lambda item: _locked(states, item.month) == locked)
-    if hit := _first(params, "vendor_id"):
-        vendor = hit[1]
-        predicates.append(lambda item: item.vendor_id == vendor)
-    if hit := _first(params, "description"):
-        needle = hit[1].lower()
-        predicates.append(lambda item: needle in (item.description or "").lower())
-    if hit := _first(params, "search"):
-        term = hit[1].lower()
-        predicates.append(lambda item: term in _search_text(item))
-    return TransactionQuery(
-        low=max(lows) if lows else None,
-        high=min(highs) if highs else None,
-        predicates=predicates,
-        ordering=_ordering(params.get("ordering")),
-        work_order_id=work_order_id,
-    )
-
-
-def _search_text(item: TransactionItem) -> str:
-    meta = _meta(item)
-    parts = [item.description, item.idempotency_key, item.work_order_number, meta.get("reason"), meta.get("invoice")]
-    return " ".join(str(part) for part in parts if part).lower()
-
-
-def _ordering(raw: str | None) -> tuple[tuple[str, bool], ...]:
-    """DRF OrderingFilter: comma-separated fields, '-' for descending; unknown fields ignored."""
-    fields: list[tuple[str, bool]] = []
-    for part in (raw or "").split(","):
-        name = part.strip()
-        descending = name.startswith("-")
-        name = name.lstrip("-")
-        if name in ORDERABLE and name not in (field for field, _ in fields):
-            fields.append((name, descending))
-    return tuple(fields) or DEFAULT_ORDERING
-
-
-def _walk_months(query: TransactionQuery, states: Mapping[str, MonthState], tz_name: str) -> list[str]:
-    """The month partitions that can hold matching rows: months with postings (their marker
-    items) that overlap [low, high)."""
-    months = []
-    for month in sorted(states):
-        if not _MONTH.match(month):
-            continue
-        if query.high and iso_ms(to_ms(month_start(month, tz_name))) >= query.high:
-            continue
-        if query.low and iso_ms(to_ms(month_start(next_month(month), tz_name))) <= query.low:
-            continue
-        months.append(month)
-    return months
-
-
-def _parse_position(position: str) -> tuple[str, str]:
-    month, _, sk = position.partition("|")
-    if not _MONTH.match(month) or not sk:
-        raise NotFound("Invalid cursor.")
-    return month, sk
-
-
-@dataclass
-class TransactionListing:
-    """What the route paginates: `fetch(position, backwards, limit)` and `count()` for
-    `core.http.cursor_paginate`."""
-
-    fetch: Callable[[str | None, bool, int], list[tuple[str, TransactionItem]]]
-    count: Callable[[], int]
-    states: Mapping[str, MonthState]
-
-
-def list_transactions(repo: PostingRepository, params: Mapping[str, str | None]) -> TransactionListing:
-    states = repo.month_states()
-    query = parse_query(params, repo.timezone, states)
-    if query.streams:
-        return _streaming(repo, query, states)
-    return _in_memory(repo, query, states)
-
-
-def _streaming(
-    repo: PostingRepository, query: TransactionQuery, states: Mapping[str, MonthState]
-) -> TransactionListing:
-    months = _walk_months(query, states, repo.timezone)
-    descending = query.ordering[0][1]
-
-    def walk(position: str | None, backwards: bool, limit: int | None) -> list[tuple[str, TransactionItem]]:
-        reverse = descending != backwards  # True: newest first
-        start_month, start_sk = _parse_position(position) if position else (None, None)
-        page_size = max(25, min((limit or 1000), 1000))
-        found: list[tuple[str, TransactionItem]] = []
-        for month in sorted(months, reverse=reverse):
-            if start_month and (month > start_month if reverse else month < start_month):
-                continue
-            low, high = query.low, query.high
-            if month == start_month and start_sk:
-                if reverse:
-                    high = min(high, start_sk) if high else start_sk
-                else:
-                    low = max(low, start_sk) if low else start_sk
-            for item in repo.query_month(month, low, high, reverse, page_size):
-                if month == start_month and item.sk == start_sk:
-                    continue
-                if query.matches(item):
-                    found.append((f"{month}|{item.sk}", item))
-                    if limit is not None and len(found) >= limit:
-                        return found
-        return found
-
-    return TransactionListing(
-        fetch=walk,
-        count=lambda: len(walk(None, False, None)),
-        states=states,
-    )
-
-
-def _in_memory(
-    repo: PostingRepository, query: TransactionQuery, states: Mapping[str, MonthState]
-) -> TransactionListing:
-    """Orderings other than occurred_at, and a work order's postings (read through its link
-    partition, consistently): all matching rows sorted, positions are indexes."""
-    if query.work_order_id is not None:
-        links = repo.work_order_links(query.work_order_id)
-        items = repo.batch_transactions((link.ledger_pk, link.ledger_sk) for link in links)
-    else:
-        items = [
-            item
-            for month in _walk_months(query, states, repo.timezone)
-            for item in repo.query_month(month, query.low, query.high, False, 1000)
-        ]
-    rows = sorted((item for item in items if query.matches(item)), key=lambda item: item.id)
-    for name, descending in reversed(query.ordering):
-        rows.sort(key=functools.partial(_sort_value, name=name), reverse=descending)
-
-    def fetch(position: str | None, backwards: bool, limit: int) -> list[tuple[str, TransactionItem]]:
-        if position is None:
-            index = -1
-        else:
-            if not position.startswith("#") or not position[1:].isdigit():
-                raise NotFound("Invalid cursor.")
-            index = int(position[1:])
-        indexes = range(index - 1, -1, -1) if backwards else range(index + 1, len(rows))
-        return [(f"#{i}", rows[i]) for i in list(indexes)[:limit]]
-
-    return TransactionListing(fetch=fetch, count=lambda: len(rows), states=states)
-
-
-def _sort_value(item: TransactionItem, name: str) -> Any:
-    if name == "amount":
-        return Decimal(item.amount)
-    if name == "created_at":
-        return (item.created_at, item.id)
-    return getattr(item, name) or ""

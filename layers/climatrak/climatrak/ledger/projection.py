@@ -9,14 +9,18 @@ transaction, so deltas for the same row are merged first.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
 
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from climatrak.core.money import ZERO
 from climatrak.ledger.items import AssetCostRow, LedgerKeys, SummaryRow
 
 COUNTERS = ("planned", "committed_approved", "committed_pending", "actual", "savings")
+# What a record counts in the summary: (month, cost centre, category, counter) → amount.
+Counted = Mapping[tuple[str, str, str, str], Decimal]
 
 
 class ProjectionDeltas:
@@ -34,6 +38,17 @@ class ProjectionDeltas:
         for name, delta in deltas.items():
             row[name] += delta
         return self
+
+    def move(self, before: Counted, after: Counted) -> set[str]:
+        """Add what a record counts now minus what it counted before; returns the months moved."""
+        moved: set[str] = set()
+        for key in set(before) | set(after):
+            delta = after.get(key, ZERO) - before.get(key, ZERO)
+            if delta:
+                month, cost_center_id, category, counter = key
+                self.add(month, cost_center_id, category, **{counter: delta})
+                moved.add(month[:7])
+        return moved
 
     def add_asset(self, month: str, asset_id: int, actual: Decimal) -> ProjectionDeltas:
         self._assets[(month[:7], asset_id)] += actual

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, Field
 
-# One category vocabulary for envelopes, commitments and postings (helper C1's models).
-from climatrak.ledger.models import Category
+# One category vocabulary, one request base and one blank-means-absent rule for every ledger body.
+from climatrak.ledger.models import Category, OptionalInt, OptionalText, RequestModel
 
 TransactionType = Literal["labor", "parts", "third_party", "energy", "adjustment", "other"]
 TRANSACTION_TYPES: tuple[str, ...] = ("labor", "parts", "third_party", "energy", "adjustment", "other")
@@ -55,19 +55,6 @@ class NewPosting:
     created_by: int | None = None
 
 
-def _blank_to_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
-OptionalId = Annotated[int | None, BeforeValidator(_blank_to_none)]
-
-
-class RequestModel(BaseModel):
-    # Unknown keys are ignored, as DRF serializers do.
-    model_config = ConfigDict(extra="ignore")
-
-
 class TransactionCreate(RequestModel):
     """A manual posting or adjustment (the Ledger page's form)."""
 
@@ -79,8 +66,8 @@ class TransactionCreate(RequestModel):
     description: str = Field(default="", max_length=2000)
     meta: dict[str, Any] = Field(default_factory=dict)
     cost_center: OptionalText = Field(default=None, validation_alias=AliasChoices("cost_center", "cost_center_id"))
-    asset: OptionalId = Field(default=None, validation_alias=AliasChoices("asset", "asset_id"))
-    work_order: OptionalId = Field(default=None, validation_alias=AliasChoices("work_order", "work_order_id"))
+    asset: OptionalInt = Field(default=None, validation_alias=AliasChoices("asset", "asset_id"))
+    work_order: OptionalInt = Field(default=None, validation_alias=AliasChoices("work_order", "work_order_id"))
     vendor_id: OptionalText = None
     idempotency_key: OptionalText = Field(default=None, max_length=200)
 
@@ -96,8 +83,8 @@ class TransactionPatch(RequestModel):
     description: str | None = Field(default=None, max_length=2000)
     meta: dict[str, Any] | None = None
     cost_center: OptionalText = Field(default=None, validation_alias=AliasChoices("cost_center", "cost_center_id"))
-    asset: OptionalId = Field(default=None, validation_alias=AliasChoices("asset", "asset_id"))
-    work_order: OptionalId = Field(default=None, validation_alias=AliasChoices("work_order", "work_order_id"))
+    asset: OptionalInt = Field(default=None, validation_alias=AliasChoices("asset", "asset_id"))
+    work_order: OptionalInt = Field(default=None, validation_alias=AliasChoices("work_order", "work_order_id"))
     vendor_id: OptionalText = None
 
 
