@@ -44,6 +44,14 @@ class CliError(Exception):
     """A failure worth one line to the user, never a traceback."""
 
 
+def _console() -> Any:
+    """Rich console for tables; piped output gets a wide fixed width instead of 80 columns."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(1)
@@ -260,7 +268,6 @@ def events_list(
     if as_json:
         print_json([row.model_dump(mode="json") for row in rows])
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("event_id", "occurred_at", "event_name", "status", "attempts", "last_error")
@@ -269,7 +276,7 @@ def events_list(
         table.add_row(
             row.event_id, row.occurred_at, row.event_name, shown_status, str(row.attempts), row.last_error or ""
         )
-    Console().print(table)
+    _console().print(table)
     typer.echo(f"{len(rows)} event(s)")
 
 
@@ -356,7 +363,6 @@ def query(
 ) -> None:
     """Run DuckDB SQL over the running local runtime's telemetry lake."""
     import duckdb
-    from rich.console import Console
     from rich.table import Table
 
     from climatrak.core.resources import LAKE_BUCKET
@@ -372,7 +378,7 @@ def query(
     table = Table(*columns)
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row))
-    Console().print(table)
+    _console().print(table)
 
 
 def main() -> None:
