@@ -44,13 +44,14 @@ from climatrak.core.items import bind_main_table
 from climatrak.core.resources import MAIN_TABLE
 from climatrak.core.timeutil import utc_now_iso
 from climatrak.ledger.cost_engine import post_work_order_costs
-from climatrak.ledger.items import LedgerKeys, RateCardItem
+from climatrak.ledger.items import CostCenterItem, LedgerKeys, RateCardItem
 from climatrak.registry.logic import create_tenant
 from climatrak_local.provision import create_table
 
 REGION = "us-east-1"
 TENANT = "bench"
 EVENTS = 100
+COST_CENTERS = 5
 REDELIVERED = 20  # a duplicate costs a refused transaction: rare, and slow on moto
 ENGINE_TABLE = "bench-cost-engine"
 BASELINE_TABLE = "bench-baseline"
@@ -63,7 +64,7 @@ def closed_event(number: int) -> dict[str, Any]:
         "work_order_number": f"OS-{number:06d}",
         "asset_id": number % 50 + 1,
         "asset_tag": f"CH-{number % 50 + 1:03d}",
-        "cost_center_id": f"cc-{number % 5}",
+        "cost_center_id": f"cc-{number % COST_CENTERS}",
         "work_order_type": "PREVENTIVE" if number % 2 else "CORRECTIVE",
         "category": "preventive" if number % 2 else "corrective",
         "completed_at": f"2026-03-{1 + number % 28:02d}T{number % 24:02d}:15:00Z",
@@ -160,6 +161,24 @@ def _rate_card(settings: Settings) -> None:
     ).save()
 
 
+def _cost_centers() -> None:
+    """The cost centres the events name (`cc-0`..`cc-4`): a posting's transaction requires its
+    cost centre to exist (and marks it in use)."""
+    keys = LedgerKeys(TENANT)
+    now = utc_now_iso()
+    for number in range(COST_CENTERS):
+        cost_center_id = f"cc-{number}"
+        CostCenterItem(
+            keys.pk,
+            keys.cost_center(cost_center_id),
+            id=cost_center_id,
+            code=cost_center_id.upper(),
+            name=f"Centro {number}",
+            created_at=now,
+            updated_at=now,
+        ).save()
+
+
 def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
@@ -239,6 +258,7 @@ def _run(events: int) -> dict[str, Any]:
     bind_main_table(ENGINE_TABLE)
     create_tenant(settings, TENANT, "Bench HVAC", "America/Sao_Paulo")
     _rate_card(settings)
+    _cost_centers()
     payloads = [closed_event(number) for number in range(1, events + 1)]
 
     with _counting_requests() as engine_requests:

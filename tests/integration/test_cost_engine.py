@@ -17,6 +17,7 @@ import pytest
 
 from climatrak.core.errors import DomainError
 from climatrak.core.events import add_to_outbox, new_event, outbox_item
+from climatrak.ledger import postings
 from climatrak.ledger.cost_engine import MissingRateCard, post_commitment, post_work_order_costs
 from climatrak.ledger.items import default_cost_center_id
 from climatrak.ledger.posting_repository import PostingRepository
@@ -26,6 +27,7 @@ from tests.integration.test_ledger_postings import (
     asset_actuals,
     ledger_actuals,
     ledger_snapshot,
+    make_cost_center,
     summary_actuals,
     table_items,
 )
@@ -99,8 +101,14 @@ def postings_by_key(settings: Any) -> dict[str, dict[str, Any]]:
     return {item["idempotency_key"]: item for item in table_items(settings, "ledger_transaction")}
 
 
+SECOND_CC = "7b0c1d7e-0000-4000-8000-000000000002"
+
+
 @pytest.fixture
-def world(ledger: LedgerWorld) -> LedgerWorld:  # noqa: F811
+def world(ledger: LedgerWorld, settings: Any) -> LedgerWorld:  # noqa: F811
+    """The ledger world with the cost centres the events name (CC, SECOND_CC)."""
+    for code, cost_center_id in (("PLANT", CC), ("PLANT-2", SECOND_CC)):
+        make_cost_center(settings, "acme", code, cost_center_id=cost_center_id)
     return ledger
 
 
@@ -317,7 +325,7 @@ def test_two_consumers_racing_on_one_event_post_one_set(world: LedgerWorld, sett
 def test_twenty_concurrent_completions_keep_the_summary_equal_to_the_ledger(
     world: LedgerWorld, settings, serialised_moto
 ) -> None:
-    second = "7b0c1d7e-0000-4000-8000-000000000002"
+    second = SECOND_CC
     payloads = [
         closed(
             number,
@@ -349,6 +357,33 @@ def test_twenty_concurrent_completions_keep_the_summary_equal_to_the_ledger(
     assert projection == ledger_rows
     summary = world.summary("2026-03-01")
     assert Decimal(str(summary["actual"])) == expected
+
+
+def test_costs_of_a_cost_center_deleted_meanwhile_land_on_the_default_one(
+    world: LedgerWorld, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cost is never dropped: the cost centre named by the event is deleted after the work
+    order closed (here: between the engine's reads and its transaction); the three postings go
+    to the tenant default, naming the original in meta, and the event succeeds."""
+    doomed = world.cost_center("DOOMED")["id"]
+    real_write = postings._write
+
+    def delete_then_write(repo: PostingRepository, placed: Any) -> Any:
+        if world.repo().get_cost_center(doomed) is not None:
+            assert world.api.delete(f"/api/trakledger/cost-centers/{doomed}/").status == 204
+        return real_write(repo, placed)
+
+    monkeypatch.setattr(postings, "_write", delete_then_write)
+    result = post_work_order_costs(settings, "acme", closed(1, cost_center_id=doomed))
+
+    default = default_cost_center_id("acme")
+    assert result.transactions_created == 3 and not result.errors
+    rows = postings_by_key(settings).values()
+    assert {row["cost_center_id"] for row in rows} == {default}
+    assert {row["meta"]["original_cost_center_id"] for row in rows} == {doomed}
+    assert summary_actuals(settings, "acme") == {("2026-03", default, "corrective"): Decimal("525.00")}
+    # a redelivery finds the keys: nothing moves again
+    assert post_work_order_costs(settings, "acme", closed(1, cost_center_id=doomed)).transactions_created == 0
 
 
 # ---- commitments --------------------------------------------------------------------------
@@ -391,6 +426,16 @@ def test_a_commitment_approved_into_a_locked_month_posts_in_the_next_open_one(wo
     [row] = table_items(settings, "ledger_transaction")
     assert row["month"] == "2026-04" and row["meta"]["moved_from_locked_month"] == "2026-03"
     assert len(table_items(settings, "work_order_transaction")) == 1
+
+
+def test_a_commitment_whose_cost_center_is_gone_posts_to_the_default_one(world: LedgerWorld, settings) -> None:
+    gone = "7b0c1d7e-0000-4000-8000-0000000000ff"
+
+    result = post_commitment(settings, "acme", approved(cost_center_id=gone))
+
+    [row] = table_items(settings, "ledger_transaction")
+    assert result.transactions_created == 1
+    assert row["cost_center_id"] == default_cost_center_id("acme") and row["meta"]["original_cost_center_id"] == gone
 
 
 # ---- the consumer Lambda ----------------------------------------------------------------------

@@ -16,10 +16,14 @@ import pytest
 from climatrak.core.config import Settings
 from climatrak.core.items import bind_main_table
 from climatrak.core.timeutil import utc_now_iso
-from climatrak.ledger.items import CostCenterItem, LedgerKeys
+from climatrak.ledger import postings
+from climatrak.ledger.cost_centers import delete_cost_center
+from climatrak.ledger.items import CostCenterItem, LedgerKeys, default_cost_center_id
 from climatrak.ledger.posting_repository import PostingRepository
 from climatrak.ledger.postings import post
+from climatrak.ledger.repository import LedgerRepository
 from climatrak.ledger.transaction_models import NewPosting
+from tests.integration.ledger_world import LedgerWorld, ledger_fixture  # noqa: F401
 
 REGION = "us-east-1"
 
@@ -52,10 +56,13 @@ def ledger_snapshot(settings: Settings) -> dict[str, int]:
     return counts
 
 
-def make_cost_center(settings: Settings, tenant: str, code: str, name: str | None = None) -> str:
+def make_cost_center(
+    settings: Settings, tenant: str, code: str, name: str | None = None, cost_center_id: str | None = None
+) -> str:
+    """A cost centre item written directly (any id: postings name cost centres that exist)."""
     bind_main_table(settings.main_table)
     keys = LedgerKeys(tenant)
-    cost_center_id = str(uuid.uuid4())
+    cost_center_id = cost_center_id or str(uuid.uuid4())
     now = utc_now_iso()
     CostCenterItem(
         keys.pk,
@@ -122,6 +129,9 @@ def posting(**changes: Any) -> NewPosting:
 
 @pytest.fixture
 def repo(tenant: str, settings: Settings) -> PostingRepository:
+    """The tenant's posting repository, with cost centres `cc-1` and `cc-2`."""
+    for cost_center_id in ("cc-1", "cc-2"):
+        make_cost_center(settings, tenant, cost_center_id.upper(), cost_center_id=cost_center_id)
     return PostingRepository(tenant, settings)
 
 
@@ -315,3 +325,91 @@ def test_a_first_posting_creates_the_month_marker_listings_walk(repo, settings) 
     states = repo.month_states()
     assert sorted(states) == ["2026-03", "2026-05"]
     assert not any(state.locked for state in states.values())
+
+
+# ---- the cost centre is a condition of the posting's transaction -------------------------------
+
+
+def test_a_group_on_one_cost_center_checks_it_once_and_marks_each_in_use(repo, settings) -> None:
+    post(
+        repo,
+        [posting(amount=Decimal("1")), posting(amount=Decimal("2")), posting(cost_center_id="cc-2")],
+        automatic=True,
+    )
+
+    assert len(table_items(settings, "ledger_transaction")) == 3
+    centres = {item["id"]: item for item in table_items(settings, "cost_center")}
+    assert centres["cc-1"]["in_use"] is True and centres["cc-2"]["in_use"] is True
+
+
+def deleted_before_the_write(monkeypatch: pytest.MonkeyPatch, settings: Settings, cost_center_id: str) -> None:
+    """The interleaving: the cost centre is deleted after the posting's reads (resolving its
+    cost centre, months, keys), before its transaction."""
+    real_write = postings._write
+
+    def delete_then_write(repo: PostingRepository, placed: Any) -> Any:
+        if LedgerRepository("acme", settings).get_cost_center(cost_center_id) is not None:
+            delete_cost_center(LedgerRepository("acme", settings), cost_center_id)
+        return real_write(repo, placed)
+
+    monkeypatch.setattr(postings, "_write", delete_then_write)
+
+
+MANUAL = {
+    "transaction_type": "adjustment",
+    "category": "corrective",
+    "amount": 50,
+    "occurred_at": "2026-03-10T09:30",
+    "description": "Nota fiscal corrigida",
+}
+
+
+def test_a_manual_posting_whose_cost_center_was_deleted_meanwhile_is_a_field_error(
+    ledger: LedgerWorld, settings, monkeypatch
+) -> None:
+    doomed = ledger.cost_center("DOOMED")
+    deleted_before_the_write(monkeypatch, settings, doomed["id"])
+    before = ledger_snapshot(settings)
+
+    status, body = ledger.api.post("/api/trakledger/transactions/", {**MANUAL, "cost_center": doomed["id"]})
+
+    assert status == 400 and list(body) == ["cost_center"], body
+    assert ledger_snapshot(settings) == before
+    assert ledger.api.get(f"/api/trakledger/cost-centers/{doomed['id']}/").status == 404
+
+
+def test_moving_a_manual_posting_to_a_cost_center_deleted_meanwhile_is_a_field_error(
+    ledger: LedgerWorld, settings, monkeypatch
+) -> None:
+    home, doomed = ledger.cost_center("HOME"), ledger.cost_center("DOOMED")
+    row = ledger.ok(ledger.api.post("/api/trakledger/transactions/", {**MANUAL, "cost_center": home["id"]}), 201)
+    real_resolve = postings.resolve_cost_center
+
+    def resolve_then_delete(repo: Any, raw: Any, field: str, *, default: bool = False) -> str:
+        resolved = real_resolve(repo, raw, field, default=default)
+        if resolved == doomed["id"]:
+            delete_cost_center(LedgerRepository("acme", settings), resolved)
+        return resolved
+
+    monkeypatch.setattr(postings, "resolve_cost_center", resolve_then_delete)
+    status, body = ledger.api.patch(f"/api/trakledger/transactions/{row['id']}/", {"cost_center": doomed["id"]})
+
+    assert status == 400 and list(body) == ["cost_center"], body
+    kept = ledger.ok(ledger.api.get(f"/api/trakledger/transactions/{row['id']}/"))
+    assert kept["cost_center"] == home["id"] and kept["updated_at"] == row["updated_at"]
+    assert summary_actuals(settings, "acme") == {("2026-03", home["id"], "corrective"): Decimal("50.00")}
+
+
+def test_an_automatic_posting_whose_cost_center_was_deleted_lands_on_the_default_one(
+    ledger: LedgerWorld, repo, settings, monkeypatch
+) -> None:
+    doomed = ledger.cost_center("DOOMED")
+    deleted_before_the_write(monkeypatch, settings, doomed["id"])
+
+    (posted,) = post(repo, [posting(cost_center_id=doomed["id"], idempotency_key="wo:8:parts")], automatic=True)
+
+    default = default_cost_center_id("acme")
+    assert posted.created and posted.transaction.cost_center_id == default
+    assert posted.transaction.meta_dict()["original_cost_center_id"] == doomed["id"]
+    assert summary_actuals(settings, "acme") == {("2026-03", default, "corrective"): Decimal("100.00")}
+    assert ledger.summary("2026-03-01", default)["actual"] == 100

@@ -17,6 +17,7 @@ from tests.integration.ledger_world import LedgerWorld, ledger  # noqa: F401
 from tests.integration.test_cost_engine import closed
 from tests.integration.test_ledger_postings import (
     ledger_actuals,
+    make_cost_center,
     posting,
     summary_actuals,
     table_items,
@@ -333,6 +334,8 @@ def follow(api: Any, link: str) -> dict[str, Any]:
 def many(ledger: LedgerWorld, settings) -> list[str]:  # noqa: F811
     """23 postings over four months and two cost centres; ids newest first."""
     repo = PostingRepository("acme", settings)
+    for cost_center_id in ("cc-even", "cc-odd"):
+        make_cost_center(settings, "acme", cost_center_id.upper(), cost_center_id=cost_center_id)
     postings = [
         posting(
             occurred_at=f"2026-{1 + n % 4:02d}-{1 + n:02d}T12:00:00Z",

@@ -33,7 +33,14 @@ _DEFAULT_COST_CENTER_NAMESPACE = uuid.UUID("7f0c7a8e-2f7b-4c1e-9a4e-3d1c6f0b9a55
 
 
 class CostCenterItem(MainItem, discriminator="cost_center"):
-    """sk `CC#{id}`."""
+    """sk `CC#{id}`.
+
+    `in_use` and `children_count` are kept by DynamoDB, not by edits (they never move `version`;
+    edits write only the editable attributes, so they never overwrite them): every transaction
+    that makes something reference the cost centre (a posting, an envelope, a commitment, a
+    savings event) sets `in_use` with `attribute_exists(pk)` as its condition, and a child's
+    create / re-parent / delete ADDs ±1 to its parent's `children_count` in the same
+    transaction. Deleting a cost centre is conditioned on both (ADR 0008)."""
 
     id = UnicodeAttribute()
     code = UnicodeAttribute()
@@ -46,6 +53,10 @@ class CostCenterItem(MainItem, discriminator="cost_center"):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     created_by = NumberAttribute(null=True)
+    # set once something ever referenced it; never cleared (only deleting the item removes it)
+    in_use = BooleanAttribute(null=True)
+    # direct children; absent on cost centres that never had one
+    children_count = NumberAttribute(null=True)
     version = VersionAttribute()
 
 

@@ -4,6 +4,7 @@
 postings (one event's) goes into ONE TransactWrite with everything that must hold with it:
 
     month item      Put  T#{t} / LEDGERMONTH#{YYYY-MM}      attribute_not_exists OR locked = false
+    cost centre     Update T#{t} / CC#{id}  SET in_use      attribute_exists (once per distinct centre)
     transaction     Put  pk T#{t}#LEDGER#{YYYY-MM}, sk {occurred_at}#{id}
     key guard       Put  pk T#{t}#LEDGERKEY, sk {key}       attribute_not_exists (unique per tenant)
     work-order link Put  pk T#{t}#WO#{id:08d}, sk TX#{id}
@@ -14,10 +15,12 @@ A key whose guard exists means the posting was done: automatic postings return t
 transaction and write nothing; a manual posting with a used key is a 400 field error. A locked
 month refuses manual postings (409, nothing written); automatic postings move to the first open
 month after it (occurred_at = that month's first instant in the tenant's time zone, the original
-date kept in meta). Locks and keys are conditions inside the transaction and nothing is read
-before it: a refusal reads what refused it (guards, locks) and the next attempt acts on that, so
-a cost is never dropped and never posted twice, and the happy path is one request. Listing the
-ledger lives in transaction_listing.py.
+date kept in meta). A cost centre deleted meanwhile refuses the transaction: a manual posting
+gets a 400 field error `cost_center`; automatic postings go to the tenant's default cost centre
+with `meta.original_cost_center_id` (a cost is never dropped). Locks, keys and cost centres are
+conditions inside the transaction and nothing is read before it: a refusal reads what refused it
+(guards, locks) and the next attempt acts on that, so a cost is never dropped and never posted
+twice, and the happy path is one request. Listing the ledger lives in transaction_listing.py.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from climatrak.core.events import add_to_outbox, new_event, new_event_id
 from climatrak.core.money import money
 from climatrak.core.timeutil import month_of, next_month, parse_iso, utc_now_iso
 from climatrak.ledger.cost_centers import CostCenters, resolve_cost_center
-from climatrak.ledger.items import LedgerKeyGuard, TransactionItem
+from climatrak.ledger.items import LedgerKeyGuard, TransactionItem, ensure_default_cost_center
 from climatrak.ledger.models import CATEGORIES, CATEGORY_LABELS
 from climatrak.ledger.months import month_start_iso
 from climatrak.ledger.parsing import invalid_pk, iso, parse_instant, require
@@ -53,6 +56,7 @@ from climatrak.ledger.transaction_models import (
 from climatrak.registry.items import AssetItem
 
 COST_ENTRY_POSTED = "cost.entry_posted"
+COST_CENTER_TAG = "cost_center:"
 MAX_ATTEMPTS = 12
 LOCKED_MONTH = "The month {month} is locked: its transactions cannot be added, changed or deleted."
 IMMUTABLE = "Automatic postings cannot be changed; post an adjustment instead."
@@ -95,6 +99,11 @@ def post(repo: PostingRepository, postings: Sequence[NewPosting], *, automatic: 
             try:
                 written = _write(repo, placed)
             except TransactionRefused as refused:
+                missing = {tag.removeprefix(COST_CENTER_TAG) for tag in refused.tags if tag.startswith(COST_CENTER_TAG)}
+                if missing and not automatic:
+                    raise invalid_pk(sorted(missing)[0], "cost_center") from refused
+                if missing:
+                    group = _to_default_cost_center(repo, group, missing)
                 if any(tag.startswith("key:") for tag in refused.tags):
                     guards = repo.guards(keys)
                 if any(tag.startswith("month:") for tag in refused.tags):
@@ -102,6 +111,22 @@ def post(repo: PostingRepository, postings: Sequence[NewPosting], *, automatic: 
                 continue
         return _outcomes(repo, group, guards, written)
     raise Conflict(BUSY, code="busy")
+
+
+def _to_default_cost_center(repo: PostingRepository, group: list[NewPosting], missing: set[str]) -> list[NewPosting]:
+    """Automatic postings whose cost centre is gone go to the tenant's default one (created on
+    first need; it cannot be deleted), keeping the one they named in meta."""
+    default = ensure_default_cost_center(repo.tenant)
+    return [
+        replace(
+            posting,
+            cost_center_id=default,
+            meta={**posting.meta, "original_cost_center_id": posting.cost_center_id},
+        )
+        if posting.cost_center_id in missing and posting.cost_center_id != default
+        else posting
+        for posting in group
+    ]
 
 
 def _normalised(posting: NewPosting) -> NewPosting:
@@ -141,6 +166,8 @@ def _write(repo: PostingRepository, placed: Sequence[tuple[NewPosting, str]]) ->
     with repo.transaction() as tw:
         for month in sorted({month for _, month in placed}):
             repo.month_open(tw, month)
+        for cost_center_id in sorted({posting.cost_center_id for posting, _ in placed}):
+            repo.use_cost_center(tw, cost_center_id, f"{COST_CENTER_TAG}{cost_center_id}")
         for posting, month in placed:
             item = _transaction_item(repo, posting, month, now)
             items.append(item)
@@ -391,6 +418,8 @@ def update_manual(repo: PostingRepository, transaction_id: str, patch: Transacti
         repo.check_month_open(tw, item.month)
         if month != item.month:
             repo.month_open(tw, month)
+        if updated.cost_center_id != item.cost_center_id:
+            repo.use_cost_center(tw, updated.cost_center_id, f"{COST_CENTER_TAG}{updated.cost_center_id}")
         if moved:
             tw.delete(item, tag="item")
             tw.save(updated, condition=TransactionItem.pk.does_not_exist(), tag="item")
@@ -424,11 +453,15 @@ def delete_manual(repo: PostingRepository, transaction_id: str) -> None:
 
 @contextmanager
 def _edit_errors(repo: PostingRepository) -> Iterator[None]:
-    """Map a refused edit: a month locked meanwhile → 409 month_locked; anything else (the
+    """Map a refused edit: the new cost centre deleted meanwhile → 400 `cost_center`; a month
+    locked meanwhile → 409 month_locked; anything else (the
     version moved, a month marker appeared) → 409 stale."""
     try:
         yield
     except TransactionRefused as refused:
+        for tag in refused.tags:
+            if tag.startswith(COST_CENTER_TAG):
+                raise invalid_pk(tag.removeprefix(COST_CENTER_TAG), "cost_center") from refused
         states = repo.month_states()
         for tag in sorted(refused.tags):
             month = tag.removeprefix("month:")

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from pynamodb.attributes import NumberAttribute
-from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from climatrak.core.errors import Conflict, DomainError
 from climatrak.core.events import EventEnvelope, add_to_outbox
@@ -34,6 +34,11 @@ from climatrak.ledger.projection import ProjectionDeltas
 from climatrak.ledger.store import STALE_WRITE, LedgerStore, TaggedWrite, TransactionRefused
 
 DUPLICATE_CODE = "cost center with this code already exists."
+IN_USE = (
+    "This cost center has been used by ledger postings, budget envelopes, commitments or savings events; "
+    "deactivate it instead."
+)
+HAS_CHILDREN = "This cost center has child cost centers; move or delete them first."
 RATE_CARDS_SK = "RATECARDS"
 
 
@@ -46,11 +51,6 @@ class RateCardSetGuard(MainItem, discriminator="rate_card_set"):
 
 class LedgerRepository(LedgerStore):
     # ---- generic -----------------------------------------------------------------------------
-
-    def _any(self, model: type[MainItem], prefix: str, condition: Condition) -> bool:
-        """Whether one item under `prefix` matches; stops at the first hit."""
-        found = model.query(self.pk, model.sk.startswith(prefix), filter_condition=condition)
-        return next(iter(found), None) is not None
 
     @contextmanager
     def _transaction(self, errors: Mapping[str, DomainError] | None = None) -> Iterator[TaggedWrite]:
@@ -65,12 +65,11 @@ class LedgerRepository(LedgerStore):
                     raise mapped from refused
             raise Conflict(STALE_WRITE) from refused
 
-    def _exists_check(self, tw: TaggedWrite, model: type[MainItem], sk: str, tag: str) -> None:
-        tw.condition_check(model, self.pk, sk, condition=model.pk.exists(), tag=tag)
-
     # ---- cost centres --------------------------------------------------------------------------
 
     def create_cost_center(self, item: CostCenterItem, parent: CostCenterItem | None) -> None:
+        """Create with its code guard; a parent gains a child (`children_count` +1, on condition
+        that it still exists) in the same transaction."""
         item.pk, item.sk = self.pk, self.keys.cost_center(item.id)
         guard = CostCenterCodeGuard(self.pk, self.keys.cost_center_code(code_key(item.code)), cost_center_id=item.id)
         errors = {
@@ -79,24 +78,45 @@ class LedgerRepository(LedgerStore):
         }
         with self._transaction(errors) as tw:
             if parent is not None:
-                self._exists_check(tw, CostCenterItem, self.keys.cost_center(parent.id), "parent")
+                self.count_children(tw, parent.id, 1, "parent")
             tw.save(guard, condition=CostCenterCodeGuard.pk.does_not_exist(), tag="code")
             tw.save(item, condition=CostCenterItem.pk.does_not_exist(), tag="item")
 
-    def save_cost_center(self, item: CostCenterItem, previous_code: str, ancestors: list[CostCenterItem]) -> None:
-        """Write back a cost centre read earlier (version-checked), moving its code guard when the
-        code changed. `ancestors` (the new parent chain) must be unchanged when it commits, so two
-        concurrent re-parentings cannot build a cycle."""
+    def save_cost_center(
+        self,
+        item: CostCenterItem,
+        previous_code: str,
+        ancestors: list[CostCenterItem],
+        previous_parent_id: str | None = None,
+    ) -> None:
+        """Write back the editable attributes of a cost centre read earlier (version-checked;
+        `in_use` and `children_count` are left to DynamoDB), moving its code guard when the code
+        changed. `ancestors` (the new parent chain) must be unchanged when it commits, so two
+        concurrent re-parentings cannot build a cycle. A change of parent moves one child from
+        `previous_parent_id` (which must exist, if given) to the new parent."""
         renamed = code_key(item.code) != code_key(previous_code)
+        deltas: dict[str, int] = {}
+        if item.parent_id != previous_parent_id:
+            if previous_parent_id:
+                deltas[previous_parent_id] = -1
+            if item.parent_id:
+                deltas[item.parent_id] = 1
+        versions = {ancestor.id: ancestor.version for ancestor in ancestors}
         with self._transaction({"code": DomainError(DUPLICATE_CODE, field="code")}) as tw:
-            for ancestor in ancestors:
-                tw.condition_check(
-                    CostCenterItem,
-                    self.pk,
-                    self.keys.cost_center(ancestor.id),
-                    condition=CostCenterItem.version == ancestor.version,
-                    tag="hierarchy",
-                )
+            # one operation per cost centre: an ancestor that also gains or loses a child is
+            # checked by its update's condition
+            for ancestor_id, version in versions.items():
+                if ancestor_id not in deltas:
+                    tw.condition_check(
+                        CostCenterItem,
+                        self.pk,
+                        self.keys.cost_center(ancestor_id),
+                        condition=CostCenterItem.version == version,
+                        tag="hierarchy",
+                    )
+            for parent_id, delta in deltas.items():
+                unchanged = CostCenterItem.version == versions[parent_id] if parent_id in versions else None
+                self.count_children(tw, parent_id, delta, "hierarchy", unchanged)
             if renamed:
                 tw.save(
                     CostCenterCodeGuard(
@@ -106,20 +126,29 @@ class LedgerRepository(LedgerStore):
                     tag="code",
                 )
                 tw.delete(CostCenterCodeGuard(self.pk, self.keys.cost_center_code(code_key(previous_code))))
-            tw.save(item, tag="item")
+            tw.update(item, actions=_editable(item), tag="item")
 
-    def delete_cost_center(self, item: CostCenterItem) -> None:
-        with self._transaction() as tw:
-            tw.delete(item, tag="item")
-            tw.delete(CostCenterCodeGuard(self.pk, self.keys.cost_center_code(code_key(item.code))))
-
-    def cost_center_in_use(self, cost_center_id: str) -> bool:
-        """Referenced by an envelope, a commitment or a savings event (stops at the first hit)."""
-        return (
-            self._any(EnvelopeItem, "ENVELOPE#", EnvelopeItem.cost_center_id == cost_center_id)
-            or self._any(CommitmentItem, "COMMIT#", CommitmentItem.cost_center_id == cost_center_id)
-            or self._any(SavingsItem, "SAVINGS#", SavingsItem.cost_center_id == cost_center_id)
+    def delete_cost_center(self, item: CostCenterItem, parent_exists: bool) -> None:
+        """Delete, on condition (inside DynamoDB, nothing read first) that nothing ever referenced
+        it (`in_use` absent) and it has no children (`children_count` absent or 0), with its code
+        guard; its parent (if `parent_exists`) loses a child in the same transaction. A refusal
+        re-reads the item to say why: in use / has children → 400, changed meanwhile → 409."""
+        condition = CostCenterItem.in_use.does_not_exist() & (
+            CostCenterItem.children_count.does_not_exist() | (CostCenterItem.children_count <= 0)
         )
+        try:
+            with self.transaction() as tw:
+                tw.delete(item, condition=condition, tag="item")
+                tw.delete(CostCenterCodeGuard(self.pk, self.keys.cost_center_code(code_key(item.code))))
+                if item.parent_id and parent_exists:
+                    self.count_children(tw, item.parent_id, -1, "parent")
+        except TransactionRefused as refused:
+            now = self.get_cost_center(item.id)
+            if now is not None and now.in_use:
+                raise DomainError(IN_USE, code="protected") from refused
+            if now is not None and (now.children_count or 0) > 0:
+                raise DomainError(HAS_CHILDREN, code="protected") from refused
+            raise Conflict(STALE_WRITE) from refused
 
     # ---- rate cards ----------------------------------------------------------------------------
 
@@ -204,7 +233,7 @@ class LedgerRepository(LedgerStore):
                 tag="plan",
             )
             if cost_center_id is not None:
-                self._exists_check(tw, CostCenterItem, self.keys.cost_center(cost_center_id), "cost_center")
+                self.use_cost_center(tw, cost_center_id, "cost_center")
             for month in open_months:
                 self.check_month_open(tw, month)
             if delete is not None:
@@ -237,7 +266,7 @@ class LedgerRepository(LedgerStore):
         errors = {"cost_center": DomainError("The cost center does not exist.", field="cost_center")}
         with self._transaction(errors) as tw:
             if cost_center_id is not None:
-                self._exists_check(tw, CostCenterItem, self.keys.cost_center(cost_center_id), "cost_center")
+                self.use_cost_center(tw, cost_center_id, "cost_center")
             if expected_status is None:
                 tw.save(item, condition=CommitmentItem.pk.does_not_exist(), tag="item")
             else:
@@ -258,7 +287,7 @@ class LedgerRepository(LedgerStore):
         item.pk, item.sk = self.pk, self.keys.savings(item.id)
         errors = {"cost_center": DomainError("The cost center does not exist.", field="cost_center_id")}
         with self._transaction(errors) as tw:
-            self._exists_check(tw, CostCenterItem, self.keys.cost_center(item.cost_center_id), "cost_center")
+            self.use_cost_center(tw, item.cost_center_id, "cost_center")
             tw.save(item, condition=SavingsItem.pk.does_not_exist(), tag="item")
             deltas.write(tw)
             add_to_outbox(tw, event)
@@ -271,6 +300,21 @@ class LedgerRepository(LedgerStore):
 
     def asset_cost_rows(self, month: str) -> list[AssetCostRow]:
         return self._query(AssetCostRow, "ASSET#", pk=self.keys.summary(month))
+
+
+def _editable(item: CostCenterItem) -> list[Action]:
+    """The attributes an edit of a cost centre writes (an absent parent is removed)."""
+    actions: list[Action] = [
+        CostCenterItem.code.set(item.code),
+        CostCenterItem.name.set(item.name),
+        CostCenterItem.description.set(item.description),
+        CostCenterItem.tags.set(list(item.tags or [])),
+        CostCenterItem.is_active.set(bool(item.is_active)),
+        CostCenterItem.updated_at.set(item.updated_at),
+    ]
+    parent = item.parent_id
+    actions.append(CostCenterItem.parent_id.set(parent) if parent else CostCenterItem.parent_id.remove())
+    return actions
 
 
 def code_key(code: str) -> str:

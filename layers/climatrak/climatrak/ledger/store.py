@@ -20,6 +20,7 @@ from functools import cached_property
 from time import sleep
 from typing import Any, TypeVar
 
+from pynamodb.constants import KEY
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -107,6 +108,26 @@ class TaggedWrite(TransactWrite):
         tag: str = "",
     ) -> None:
         super().update(model, actions, condition, return_values, add_version_condition=add_version_condition)
+        self._updates.append(tag)
+
+    def update_attributes(
+        self,
+        model_cls: type[Model],
+        hash_key: str,
+        range_key: str,
+        actions: list[Action],
+        condition: Condition | None = None,
+        *,
+        tag: str = "",
+    ) -> None:
+        """An Update by key that writes only `actions`: unlike `update`, it neither checks nor
+        moves the model's VersionAttribute (for attributes DynamoDB keeps, such as a cost
+        centre's `in_use` flag and `children_count`, which are not edits of the item)."""
+        hash_value, range_value = model_cls._serialize_keys(hash_key, range_key)
+        operation = model_cls._get_connection().get_operation_kwargs(
+            hash_value, range_key=range_value, key=KEY, actions=actions, condition=condition
+        )
+        self._update_items.append(operation)
         self._updates.append(tag)
 
     @property
@@ -207,6 +228,36 @@ class LedgerStore:
         month = month[:7]
         tw.condition_check(
             LedgerMonthItem, self.pk, self.keys.month(month), condition=month_open_condition(), tag=f"month:{month}"
+        )
+
+    def use_cost_center(self, tw: TaggedWrite, cost_center_id: str, tag: str) -> None:
+        """Inside a transaction that makes something reference the cost centre (a posting, an
+        envelope, a commitment, a savings event): the cost centre must exist, and from now on
+        it is `in_use` (which a delete is conditioned on). One operation per cost centre and
+        transaction: DynamoDB refuses two on one item. It exists is the whole check —
+        `is_active` is not: a deactivated cost centre keeps receiving the costs of its assets."""
+        tw.update_attributes(
+            CostCenterItem,
+            self.pk,
+            self.keys.cost_center(cost_center_id),
+            actions=[CostCenterItem.in_use.set(True)],
+            condition=CostCenterItem.pk.exists(),
+            tag=tag,
+        )
+
+    def count_children(
+        self, tw: TaggedWrite, cost_center_id: str, delta: int, tag: str, condition: Condition | None = None
+    ) -> None:
+        """Inside a child's create / re-parent / delete: ADD `delta` to the parent's
+        `children_count`, on condition that the parent exists (and `condition`)."""
+        exists = CostCenterItem.pk.exists()
+        tw.update_attributes(
+            CostCenterItem,
+            self.pk,
+            self.keys.cost_center(cost_center_id),
+            actions=[CostCenterItem.children_count.add(delta)],
+            condition=exists if condition is None else exists & condition,
+            tag=tag,
         )
 
     # ---- the tenant ----------------------------------------------------------------------
