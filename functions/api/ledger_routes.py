@@ -21,6 +21,7 @@ from climatrak.ledger.models import (
     BudgetSummary,
     Commitment,
     CommitmentApproved,
+    CommitmentCancel,
     CommitmentCreate,
     CommitmentPatch,
     CommitmentReject,
@@ -274,8 +275,9 @@ def reject_commitment(commitment_id: str, body: CommitmentReject) -> Response[An
 
 @router.post("/trakledger/commitments/<commitment_id>/cancel/", responses=doc(Commitment))
 @requires(router, WRITE)
-def cancel_commitment(commitment_id: str) -> Response[Any]:
-    return json_response(200, commitments.cancel_commitment(_repo(), parse_id(commitment_id)))
+def cancel_commitment(commitment_id: str, body: CommitmentCancel | None = None) -> Response[Any]:
+    reason = body.reason if body else None
+    return json_response(200, commitments.cancel_commitment(_repo(), parse_id(commitment_id), reason))
 
 
 # ---- savings events -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from climatrak.core.errors import DomainError
 from climatrak.core.events import add_to_outbox, new_event, outbox_item
 from climatrak.ledger import postings
-from climatrak.ledger.cost_engine import MissingRateCard, post_commitment, post_work_order_costs
+from climatrak.ledger.cost_engine import MissingRateCard, post_commitment, post_work_order_costs, reverse_commitment
 from climatrak.ledger.items import default_cost_center_id
 from climatrak.ledger.posting_repository import PostingRepository
 from tests.bench.cost_engine_bench import one_snapshot_per_transaction
@@ -436,6 +436,49 @@ def test_a_commitment_whose_cost_center_is_gone_posts_to_the_default_one(world: 
     [row] = table_items(settings, "ledger_transaction")
     assert result.transactions_created == 1
     assert row["cost_center_id"] == default_cost_center_id("acme") and row["meta"]["original_cost_center_id"] == gone
+
+
+def cancelled(commitment_id: str = "c-1", **changes: Any) -> dict[str, Any]:
+    data = {key: approved(commitment_id)[key] for key in ("commitment_id", "cost_center_id", "category", "amount")}
+    data.update(currency="BRL", budget_month="2026-03-01", was_approved=True, **changes)
+    return data
+
+
+def test_a_cancelled_commitment_is_reversed_once_by_an_adjustment(world: LedgerWorld, settings) -> None:
+    post_commitment(settings, "acme", approved())
+
+    first = reverse_commitment(settings, "acme", cancelled(reason="contrato encerrado"))
+    again = reverse_commitment(settings, "acme", cancelled())
+
+    assert (first.transactions_created, again.transactions_created) == (1, 0)
+    rows = postings_by_key(settings)
+    posting, reversal = rows["commitment:c-1"], rows["commitment:c-1:reversal"]
+    assert (reversal["transaction_type"], reversal["amount"]) == ("adjustment", Decimal("-1500.00"))
+    assert reversal["meta"] == {
+        "source": "commitment",
+        "reason": "commitment cancelled",
+        "reverses": posting["id"],
+        "commitment_id": "c-1",
+        "cancellation_reason": "contrato encerrado",
+    }
+    assert reversal["occurred_at"] == posting["occurred_at"] and summary_actuals(settings, "acme") == {}
+
+
+def test_a_cancellation_without_an_approval_posting_posts_nothing(world: LedgerWorld, settings) -> None:
+    result = reverse_commitment(settings, "acme", cancelled())
+
+    assert (result.transactions_created, result.skipped) == (0, 1)
+    assert table_items(settings, "ledger_transaction") == []
+
+
+def test_a_reversal_follows_an_approval_moved_to_the_default_cost_center(world: LedgerWorld, settings) -> None:
+    gone = "7b0c1d7e-0000-4000-8000-0000000000ff"
+    post_commitment(settings, "acme", approved(cost_center_id=gone))
+
+    reverse_commitment(settings, "acme", cancelled(cost_center_id=gone))
+
+    reversal = postings_by_key(settings)["commitment:c-1:reversal"]
+    assert reversal["cost_center_id"] == default_cost_center_id("acme") and summary_actuals(settings, "acme") == {}
 
 
 # ---- the consumer Lambda ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Commitments (API.md §5.5): draft → submitted → approved | rejected, cancel; each status change
 moves committed_pending / committed_approved in the same transaction; approval emits
-`commitment.approved` exactly once."""
+`commitment.approved` exactly once; cancelling an approved commitment emits `commitment.cancelled`
+and the cost engine reverses the approval posting, whatever order the two events arrive in."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from typing import Any
 import pytest
 from pynamodb.connection import Connection
 from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+from pynamodb.transactions import TransactWrite
 
 from climatrak.core.errors import Conflict, DomainError
+from climatrak.core.events import add_to_outbox, new_event
 from climatrak.core.identity import Principal, Role
-from climatrak.ledger import commitments
+from climatrak.core.items import transaction_connection
+from climatrak.ledger import commitments, cost_engine
+from tests.integration.event_pump import pump_events
 from tests.integration.ledger_world import YEAR, LedgerWorld, ledger_fixture  # noqa: F401
 
 COMMITMENTS = "/api/trakledger/commitments/"
@@ -270,3 +275,117 @@ def test_lasting_contention_is_409_busy_and_writes_nothing(
 
     assert status == 409 and body["code"] == "busy"
     assert committed(ledger) == (Decimal("500.00"), 0) and ledger.events("commitment.approved") == []
+
+
+# ---- cancelling an approved commitment reverses its ledger posting --------------------------------
+
+TRANSACTIONS = "/api/trakledger/transactions/"
+
+
+def ledger_rows(ledger: LedgerWorld, month: str = MARCH) -> list[dict[str, Any]]:
+    """The month's postings as the Ledger page lists them, oldest first."""
+    body = ledger.ok(ledger.api.get(TRANSACTIONS, query={"month": month, "ordering": "created_at"}))
+    return sorted(body["results"], key=lambda row: row["created_at"])
+
+
+def actual(ledger: LedgerWorld, month: str = MARCH) -> float:
+    return ledger.summary(f"{month}-01")["actual"]  # type: ignore[no-any-return]
+
+
+def test_cancelling_an_approved_commitment_reverses_its_posting(ledger: LedgerWorld, center: str) -> None:
+    item = ledger.commitment(center, "1200.00")
+    before = actual(ledger)
+    ledger.act(item["id"], "approve")
+    assert pump_events(ledger.settings).delivered["cost_engine"] == 1
+    assert actual(ledger) == before + 1200
+
+    ledger.act(item["id"], "cancel")
+    [event] = ledger.events("commitment.cancelled")
+    result = pump_events(ledger.settings)
+
+    assert result.delivered["cost_engine"] == 1 and not result.failed
+    assert event["idempotency_key"] == f"commitment.cancelled:{item['id']}"
+    assert event["data"] == {
+        "commitment_id": item["id"],
+        "cost_center_id": center,
+        "category": "contracts",
+        "amount": "1200.00",
+        "currency": "BRL",
+        "budget_month": f"{MARCH}-01",
+        "was_approved": True,
+    }
+    assert actual(ledger) == before and ledger.totals(MARCH)["actual"] == 0
+    posting, reversal = ledger_rows(ledger)
+    assert (posting["transaction_type"], posting["amount"]) == ("other", "1200.00")
+    assert (reversal["transaction_type"], reversal["amount"]) == ("adjustment", "-1200.00")
+    assert reversal["idempotency_key"] == f"commitment:{item['id']}:reversal"
+    assert reversal["meta"]["source"] == "commitment" and reversal["meta"]["reason"] == "commitment cancelled"
+    assert reversal["meta"]["reverses"] == posting["id"]
+    assert (reversal["cost_center"], reversal["category"], reversal["occurred_at"]) == (
+        posting["cost_center"],
+        posting["category"],
+        posting["occurred_at"],
+    )
+
+
+def test_cancelling_a_commitment_that_was_never_approved_emits_nothing(ledger: LedgerWorld, center: str) -> None:
+    for item in (ledger.commitment(center, "10", submit=False), ledger.commitment(center, "20")):
+        ledger.act(item["id"], "cancel")
+
+    assert ledger.events("commitment.cancelled") == []
+
+
+def test_a_cancellation_committed_before_the_approval_is_posted_posts_nothing(ledger: LedgerWorld, center: str) -> None:
+    item = ledger.commitment(center, "700.00")
+    ledger.act(item["id"], "approve")
+    ledger.act(item["id"], "cancel")  # before the cost engine saw the approval
+
+    result = pump_events(ledger.settings)
+
+    assert result.delivered["cost_engine"] == 2 and not result.failed
+    assert ledger_rows(ledger) == [] and actual(ledger) == 0
+
+
+def test_the_cancellation_processed_before_the_approval_nets_to_zero(ledger: LedgerWorld, center: str) -> None:
+    item = ledger.commitment(center, "700.00")
+    ledger.act(item["id"], "approve")
+    ledger.act(item["id"], "cancel")
+    [approval] = ledger.events("commitment.approved")
+    [cancellation] = ledger.events("commitment.cancelled")
+
+    reversed_first = cost_engine.reverse_commitment(ledger.settings, "acme", cancellation["data"])
+    approved_late = cost_engine.post_commitment(ledger.settings, "acme", approval["data"])
+
+    assert (reversed_first.transactions_created, approved_late.transactions_created) == (0, 0)
+    assert ledger_rows(ledger) == [] and actual(ledger) == 0
+
+
+def test_a_duplicate_cancellation_event_reverses_once(ledger: LedgerWorld, center: str) -> None:
+    item = ledger.commitment(center, "300.00")
+    ledger.act(item["id"], "approve")
+    pump_events(ledger.settings)
+    ledger.act(item["id"], "cancel")
+    [cancellation] = ledger.events("commitment.cancelled")
+    duplicate = new_event("acme", "commitment.cancelled", "commitment", item["id"], cancellation["data"])
+    with TransactWrite(connection=transaction_connection()) as tw:  # a second emission, another event id
+        add_to_outbox(tw, duplicate)
+
+    result = pump_events(ledger.settings)
+
+    assert result.delivered["cost_engine"] == 2 and not result.failed
+    assert [row["amount"] for row in ledger_rows(ledger)] == ["300.00", "-300.00"]
+    assert actual(ledger) == 0
+
+
+def test_a_reversal_into_a_locked_month_lands_in_the_next_open_one(ledger: LedgerWorld, center: str) -> None:
+    item = ledger.commitment(center, "450.00")
+    ledger.act(item["id"], "approve")
+    pump_events(ledger.settings)
+    ledger.lock(MARCH)
+
+    ledger.act(item["id"], "cancel")
+    assert not pump_events(ledger.settings).failed
+
+    [reversal] = ledger_rows(ledger, f"{YEAR}-04")
+    assert reversal["amount"] == "-450.00" and reversal["meta"]["moved_from_locked_month"] == MARCH
+    assert (actual(ledger), actual(ledger, f"{YEAR}-04")) == (450, -450)

@@ -68,6 +68,7 @@ EVENT_SOURCES: dict[str, str] = {
     "work_order.cancelled": "climatrak.cmms",
     "cost.entry_posted": "climatrak.ledger",
     "commitment.approved": "climatrak.ledger",
+    "commitment.cancelled": "climatrak.ledger",
     "savings.event_posted": "climatrak.ledger",
 }
 

@@ -133,7 +133,7 @@ COST_ENGINE = ConsumerSpec(
         visibility_timeout_seconds=180,
         max_receive_count=5,
     ),
-    event_names=("work_order.closed", "commitment.approved"),
+    event_names=("work_order.closed", "commitment.approved", "commitment.cancelled"),
 )
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (COST_ENGINE,)

@@ -4,7 +4,9 @@ submitted → approved | rejected (a reason required), or cancelled.
 A submitted commitment counts in the summary's `committed_pending`, an approved one in
 `committed_approved`; every change writes those deltas in the same transaction as the change,
 conditioned on the status it was read in. Approval emits `commitment.approved` (the cost engine
-posts the approved amount to the ledger). Statuses are emitted in the frontend's vocabulary.
+posts the approved amount to the ledger); cancelling an approved commitment emits
+`commitment.cancelled` (the cost engine reverses that posting). Statuses are emitted in the
+frontend's vocabulary.
 """
 
 from __future__ import annotations
@@ -303,7 +305,26 @@ def reject_commitment(repo: LedgerRepository, commitment_id: str, body: Commitme
     return commitment_view(item, CostCenters.load(repo))
 
 
-def cancel_commitment(repo: LedgerRepository, commitment_id: str) -> Commitment:
+def cancellation_event_data(item: CommitmentItem, reason: str | None) -> dict[str, Any]:
+    """`commitment.cancelled` data (an approved commitment's): the cost engine reverses its
+    approval posting."""
+    data: dict[str, Any] = {
+        "commitment_id": item.id,
+        "cost_center_id": item.cost_center_id,
+        "category": item.category,
+        "amount": str(money(item.amount)),
+        "currency": item.currency,
+        "budget_month": item.budget_month,
+        "was_approved": True,
+    }
+    if reason:
+        data["reason"] = reason
+    return data
+
+
+def cancel_commitment(repo: LedgerRepository, commitment_id: str, reason: str | None = None) -> Commitment:
+    """Cancel a draft, submitted or approved commitment. An approved one also emits
+    `commitment.cancelled` in the same transaction, so its approval posting is reversed."""
     old, item = _transition(
         repo,
         commitment_id,
@@ -311,5 +332,15 @@ def cancel_commitment(repo: LedgerRepository, commitment_id: str) -> Commitment:
         "cancelled",
         "Only draft, submitted or approved commitments can be cancelled.",
     )
-    repo.write_commitment(item, expected_status=old.status, deltas=_commitment_deltas(repo, old, item))
+    event = None
+    if old.status == "approved":
+        event = new_event(
+            repo.tenant,
+            "commitment.cancelled",
+            "commitment",
+            item.id,
+            cancellation_event_data(item, (reason or "").strip() or None),
+            idempotency_key=f"commitment.cancelled:{item.id}",
+        )
+    repo.write_commitment(item, expected_status=old.status, deltas=_commitment_deltas(repo, old, item), event=event)
     return commitment_view(item, CostCenters.load(repo))

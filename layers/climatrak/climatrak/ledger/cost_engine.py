@@ -1,5 +1,6 @@
 """The cost engine: a closed work order's labour, parts and third-party costs become ledger
-postings exactly once (issue 3 §4); an approved commitment becomes one posting.
+postings exactly once (issue 3 §4); an approved commitment becomes one posting, and cancelling
+it after approval reverses that posting (docs/decisions/0008).
 
     labor       = Σ hours x (the entry's hourly_rate, else the rate card in force for the role
                   on the work order's completion date in the tenant's time zone)
@@ -31,12 +32,12 @@ from climatrak.core.config import Settings
 from climatrak.core.errors import DomainError
 from climatrak.core.money import ZERO, money
 from climatrak.core.timeutil import parse_iso, zone
-from climatrak.ledger.items import RateCardItem, ensure_default_cost_center
+from climatrak.ledger.items import CommitmentItem, RateCardItem, TransactionItem, ensure_default_cost_center
 from climatrak.ledger.models import CATEGORIES, blank_to_none
 from climatrak.ledger.months import month_start_iso, parse_month
 from climatrak.ledger.parsing import iso
 from climatrak.ledger.posting_repository import PostingRepository
-from climatrak.ledger.postings import post
+from climatrak.ledger.postings import Precondition, PreconditionFailed, post
 from climatrak.ledger.rate_cards import card_in_force
 from climatrak.ledger.transaction_models import SOURCE_COMMITMENT, SOURCE_COST_ENGINE, NewPosting
 
@@ -140,6 +141,12 @@ class CommitmentApprovedData(_Payload):
     description: str | None = ""
     vendor_name: str | None = ""
     work_order_id: int | None = None
+
+
+class CommitmentCancelledData(_Payload):
+    commitment_id: str
+    reason: str | None = None
+    was_approved: bool = True
 
 
 def _invalid(event: str, problems: str) -> DomainError:
@@ -338,9 +345,40 @@ def post_work_order_costs(settings: Settings, tenant: str, data: dict[str, Any])
     )
 
 
+def commitment_key(commitment_id: str) -> str:
+    """The idempotency key of a commitment's approval posting."""
+    return f"commitment:{commitment_id}"
+
+
+def reversal_key(commitment_id: str) -> str:
+    """The idempotency key of the adjustment that reverses it when the commitment is cancelled."""
+    return f"{commitment_key(commitment_id)}:reversal"
+
+
+def _not_cancelled(repo: PostingRepository, commitment_id: str) -> Precondition:
+    """Inside the approval posting's transaction: the commitment is not cancelled (an absent
+    commitment item, e.g. a replayed payload of a commitment that never existed here, passes).
+    Cancelling writes the status and then emits `commitment.cancelled`, so an approval posting
+    either commits before the cancellation (and is reversed) or is refused (and never exists)."""
+    return Precondition(
+        CommitmentItem,
+        repo.pk,
+        repo.keys.commitment(commitment_id),
+        CommitmentItem.pk.does_not_exist() | (CommitmentItem.status != "cancelled"),
+        "commitment_not_cancelled",
+    )
+
+
+def _result(created: TransactionItem | None) -> CostPostingResult:
+    if created is None:
+        return CostPostingResult(skipped=1)
+    return CostPostingResult(transactions_created=1, transaction_ids=[created.id])
+
+
 def post_commitment(settings: Settings, tenant: str, data: dict[str, Any]) -> CostPostingResult:
     """`commitment.approved` → one posting (key `commitment:{id}`, type other, meta.source
-    commitment) on the first instant of the budget month in the tenant's time zone."""
+    commitment) on the first instant of the budget month in the tenant's time zone — unless the
+    commitment was cancelled first (checked inside the posting's transaction): then nothing."""
     event: CommitmentApprovedData = _parse(CommitmentApprovedData, data, "commitment.approved")
     repo = PostingRepository(tenant, settings)
     amount = money(event.amount)
@@ -367,12 +405,57 @@ def post_commitment(settings: Settings, tenant: str, data: dict[str, Any]) -> Co
         currency=(event.currency or "BRL").upper(),
         description=description,
         meta=meta,
-        idempotency_key=f"commitment:{event.commitment_id}",
+        idempotency_key=commitment_key(event.commitment_id),
         work_order_id=event.work_order_id,
     )
-    (outcome,) = post(repo, [posting], automatic=True)
-    return CostPostingResult(
-        transactions_created=int(outcome.created),
-        transaction_ids=[outcome.transaction.id] if outcome.created else [],
-        skipped=0 if outcome.created else 1,
+    try:
+        (outcome,) = post(repo, [posting], automatic=True, requires=[_not_cancelled(repo, event.commitment_id)])
+    except PreconditionFailed:
+        note = f"commitment {event.commitment_id} was cancelled before its approval was posted: nothing posted"
+        return CostPostingResult(skipped=1, errors=[note])
+    return _result(outcome.transaction if outcome.created else None)
+
+
+def reverse_commitment(settings: Settings, tenant: str, data: dict[str, Any]) -> CostPostingResult:
+    """`commitment.cancelled` (of an approved commitment) → an `adjustment` of minus the approval
+    posting (key `commitment:{id}:reversal`, meta.source commitment, meta.reverses = its id), on
+    the approval posting's date, cost centre and category, so the month's actual returns to what
+    it was. Posted only if the approval posting exists; if it does not, it never will (its
+    transaction requires the commitment not to be cancelled, and it is cancelled by now), so a
+    cancellation processed before its approval nets to zero as well."""
+    event: CommitmentCancelledData = _parse(CommitmentCancelledData, data, "commitment.cancelled")
+    repo = PostingRepository(tenant, settings)
+    key = commitment_key(event.commitment_id)
+    guard = repo.guards([key]).get(key)
+    if guard is None:
+        return CostPostingResult(skipped=1, errors=[f"commitment {event.commitment_id} has no approval posting"])
+    approval = repo.by_guard(guard)
+    if approval is None:
+        raise RuntimeError(f"idempotency key {key!r} points at a missing posting")
+    if approval.meta_dict().get("source") != SOURCE_COMMITMENT:
+        note = f"the posting with key {key!r} is not a commitment approval: not reversed"
+        return CostPostingResult(skipped=1, errors=[note])
+    meta: dict[str, Any] = {
+        "source": SOURCE_COMMITMENT,
+        "reason": "commitment cancelled",
+        "reverses": approval.id,
+        "commitment_id": event.commitment_id,
+    }
+    if event.reason:
+        meta["cancellation_reason"] = event.reason
+    posting = NewPosting(
+        transaction_type="adjustment",
+        category=approval.category,
+        amount=-money(approval.amount),
+        occurred_at=approval.occurred_at,
+        cost_center_id=approval.cost_center_id,
+        currency=approval.currency,
+        description=f"Estorno — {approval.description}",
+        meta=meta,
+        idempotency_key=reversal_key(event.commitment_id),
+        asset_id=int(approval.asset_id) if approval.asset_id is not None else None,
+        work_order_id=int(approval.work_order_id) if approval.work_order_id is not None else None,
+        work_order_number=approval.work_order_number,
     )
+    (outcome,) = post(repo, [posting], automatic=True)
+    return _result(outcome.transaction if outcome.created else None)

@@ -326,6 +326,12 @@ class CommitmentReject(RequestModel):
     reason: str = Field(default="", validation_alias=AliasChoices("reason", "rejection_reason"))
 
 
+class CommitmentCancel(RequestModel):
+    """Optional body of `cancel`: the reason goes on an approved commitment's reversal."""
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
 class Commitment(BaseModel):
     id: str
     cost_center: str

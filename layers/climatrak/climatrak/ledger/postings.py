@@ -20,7 +20,10 @@ gets a 400 field error `cost_center`; automatic postings go to the tenant's defa
 with `meta.original_cost_center_id` (a cost is never dropped). Locks, keys and cost centres are
 conditions inside the transaction and nothing is read before it: a refusal reads what refused it
 (guards, locks) and the next attempt acts on that, so a cost is never dropped and never posted
-twice, and the happy path is one request. Listing the ledger lives in transaction_listing.py.
+twice, and the happy path is one request. A caller may add `requires=` preconditions: condition
+checks on other items in the same transaction (a commitment's approval posting requires that the
+commitment is not cancelled); one that fails writes nothing and raises `PreconditionFailed`.
+Listing the ledger lives in transaction_listing.py.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
 
 from climatrak.core.errors import Conflict, DomainError
 from climatrak.core.events import add_to_outbox, new_event, new_event_id
@@ -62,6 +68,7 @@ LOCKED_MONTH = "The month {month} is locked: its transactions cannot be added, c
 IMMUTABLE = "Automatic postings cannot be changed; post an adjustment instead."
 DUPLICATE_KEY = "transaction with this idempotency key already exists."
 REASON_REQUIRED = "An adjustment requires a reason (meta.reason or description)."
+REQUIRES_TAG = "requires:"
 
 
 @dataclass(frozen=True)
@@ -72,15 +79,45 @@ class Posted:
     created: bool
 
 
+@dataclass(frozen=True)
+class Precondition:
+    """A fact a posting group depends on, checked inside its transaction: a ConditionCheck of
+    `condition` on the item (`model`, `hash_key`, `range_key`), which must not be an item the
+    group writes. `name` says which fact failed."""
+
+    model: type[Model]
+    hash_key: str
+    range_key: str
+    condition: Condition
+    name: str
+
+
+class PreconditionFailed(Exception):
+    """A posting group's precondition did not hold: nothing was written."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__(f"posting precondition(s) failed: {sorted(names)}")
+        self.names = names
+
+
 # ---- the posting service ------------------------------------------------------------------
 
 
-def post(repo: PostingRepository, postings: Sequence[NewPosting], *, automatic: bool) -> list[Posted]:
+def post(
+    repo: PostingRepository,
+    postings: Sequence[NewPosting],
+    *,
+    automatic: bool,
+    requires: Sequence[Precondition] = (),
+) -> list[Posted]:
     """Post a group of postings atomically (one TransactWrite); returns one Posted per input.
 
     automatic=True (cost engine, commitment approvals): an existing idempotency key returns the
     posting made earlier; a locked month moves the posting to the first open month after it.
-    automatic=False (manual postings): a used key is a 400 field error; a locked month is 409."""
+    automatic=False (manual postings): a used key is a 400 field error; a locked month is 409.
+    `requires`: conditions checked in the same transaction; if one fails, nothing is written and
+    PreconditionFailed names it (checked only when something is still to be written: postings
+    whose keys exist are returned as they are)."""
     group = [_normalised(posting) for posting in postings]
     keys = [posting.idempotency_key for posting in group if posting.idempotency_key]
     if len(keys) != len(set(keys)):
@@ -97,8 +134,11 @@ def post(repo: PostingRepository, postings: Sequence[NewPosting], *, automatic: 
         if fresh:
             placed = [_place(repo, posting, states, automatic) for posting in fresh]
             try:
-                written = _write(repo, placed)
+                written = _write(repo, placed, *requires)
             except TransactionRefused as refused:
+                failed = {tag.removeprefix(REQUIRES_TAG) for tag in refused.tags if tag.startswith(REQUIRES_TAG)}
+                if failed:
+                    raise PreconditionFailed(failed) from refused
                 missing = {tag.removeprefix(COST_CENTER_TAG) for tag in refused.tags if tag.startswith(COST_CENTER_TAG)}
                 if missing and not automatic:
                     raise invalid_pk(sorted(missing)[0], "cost_center") from refused
@@ -159,11 +199,21 @@ def _place(
     return replace(posting, occurred_at=month_start_iso(target, repo.timezone), meta=meta), target
 
 
-def _write(repo: PostingRepository, placed: Sequence[tuple[NewPosting, str]]) -> list[TransactionItem]:
+def _write(
+    repo: PostingRepository, placed: Sequence[tuple[NewPosting, str]], *requires: Precondition
+) -> list[TransactionItem]:
     now = utc_now_iso()
     items: list[TransactionItem] = []
     deltas = ProjectionDeltas(repo.tenant)
     with repo.transaction() as tw:
+        for required in requires:
+            tw.condition_check(
+                required.model,
+                required.hash_key,
+                required.range_key,
+                condition=required.condition,
+                tag=f"{REQUIRES_TAG}{required.name}",
+            )
         for month in sorted({month for _, month in placed}):
             repo.month_open(tw, month)
         for cost_center_id in sorted({posting.cost_center_id for posting, _ in placed}):
