@@ -327,13 +327,11 @@ def median_latency_s(month: str, repeat: int, warm_up: int = 5) -> float:
 def check_exact(seeder: Seeder, settings: Any) -> None:
     """The summary must equal the seeded ledger: every month exactly, and the API's figure."""
     from climatrak.core.money import money
-    from climatrak.ledger.repository import LedgerRepository
-    from climatrak.ledger.summary import summary_totals
+    from tests.integration.ledger_world import projection_totals
 
-    repo = LedgerRepository(TENANT, settings)
     for number in range(1, 13):
         month = f"{YEAR}-{number:02d}"
-        actual = summary_totals(repo, month)["actual"]
+        actual = projection_totals(settings, TENANT, month)["actual"]
         assert actual == money(seeder.seeded[month]), (month, actual, seeder.seeded[month])
     shown = Decimal(str(call_summary(MONTH)["actual"]))
     assert shown == money(seeder.seeded[MONTH]), (shown, seeder.seeded[MONTH])

@@ -191,9 +191,3 @@ def top_costs(repo: LedgerRepository, filters: Mapping[str, str | None]) -> TopC
             )
         )
     return TopCosts(by="asset", start=start, end=end, results=rows)
-
-
-def summary_totals(repo: LedgerRepository, month: str) -> dict[str, Decimal]:
-    """Exact (Decimal) totals of a month's projection: for tests, the bench and the demo."""
-    total, _ = _month_totals(repo, month, None)
-    return {name: getattr(total, name) for name in COUNTERS}
