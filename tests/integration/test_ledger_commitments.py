@@ -328,6 +328,19 @@ def test_cancelling_an_approved_commitment_reverses_its_posting(ledger: LedgerWo
     )
 
 
+def test_the_reason_given_on_cancel_goes_on_the_reversal(ledger: LedgerWorld, center: str) -> None:
+    item = ledger.commitment(center, "300.00")
+    ledger.act(item["id"], "approve")
+    pump_events(ledger.settings)
+    ledger.act(item["id"], "cancel", {"reason": "supplier went bankrupt"})
+    pump_events(ledger.settings)
+
+    [event] = ledger.events("commitment.cancelled")
+    assert event["data"]["reason"] == "supplier went bankrupt"
+    _, reversal = ledger_rows(ledger)
+    assert reversal["meta"]["cancellation_reason"] == "supplier went bankrupt"
+
+
 def test_cancelling_a_commitment_that_was_never_approved_emits_nothing(ledger: LedgerWorld, center: str) -> None:
     for item in (ledger.commitment(center, "10", submit=False), ledger.commitment(center, "20")):
         ledger.act(item["id"], "cancel")
