@@ -137,7 +137,9 @@ def test_consumers_reach_the_main_and_idempotency_tables_and_their_own_queue_onl
 
 def test_every_events_queue_is_encrypted_and_tls_only(synthesized: SynthesizedApp) -> None:
     policies = resources(synthesized.events, "AWS::SQS::QueuePolicy").values()
-    for queue_id, queue in resources(synthesized.events, "AWS::SQS::Queue").items():
+    queues = resources(synthesized.events, "AWS::SQS::Queue")
+    assert queues
+    for queue_id, queue in queues.items():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
         statements = [
             s

@@ -9,7 +9,13 @@
    with partial batch semantics: handled messages are deleted, failed ones become visible again
    at once (moto moves them to the DLQ after the queue's maxReceiveCount), as SQS would after
    the visibility timeout;
-until a round relays and delivers nothing. Returns what happened, in counts.
+until a round relays and delivers nothing. Returns what happened, in counts, with every
+exception a consumer raised (`PumpResult.errors`: the ones the batch processor turned into
+a failed record, and a crash of the whole handler).
+
+A consumer exception that is not a DomainError (the expected, user-facing failures such as a
+missing rate card) is a bug until a test says otherwise: `pump_events` finishes delivering and
+then raises `UnexpectedConsumerErrors`, unless called with `expect_errors=True`.
 
 Records are built from the table rather than read from moto's stream: the session's moto stream
 also holds every earlier test's writes, whose items the `clean_aws` fixture has since deleted.
@@ -20,13 +26,18 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
+from unittest import mock
 
 import boto3
+from aws_lambda_powertools.utilities.batch.base import BasePartialProcessor
 
 from climatrak.core.config import Settings
+from climatrak.core.errors import DomainError
 from climatrak.core.resources import CONSUMERS, ConsumerSpec
 from climatrak.events.relay import RELAY_BATCH_SIZE
 from climatrak.events.stream import OUTBOX_STREAM_FILTER, matches
@@ -40,6 +51,19 @@ RELAY_HANDLER = "functions.relay.handler.handler"
 _sequence = itertools.count(1_000_000)
 
 
+@dataclass(frozen=True)
+class ConsumerError:
+    """An exception a consumer raised while handling a delivery."""
+
+    consumer: str
+    type: str  # the exception's class name
+    message: str
+    expected: bool  # a DomainError: a failure written for users, not a bug
+
+    def __str__(self) -> str:
+        return f"{self.consumer}: {self.type}: {self.message}"
+
+
 @dataclass
 class PumpResult:
     rounds: int = 0
@@ -47,10 +71,47 @@ class PumpResult:
     relay_retries: int = 0  # records the relay asked to retry
     delivered: Counter[str] = field(default_factory=Counter)  # consumer → messages handled
     failed: Counter[str] = field(default_factory=Counter)  # consumer → failed deliveries
+    errors: list[ConsumerError] = field(default_factory=list)  # every exception, in order
 
     @property
     def quiet(self) -> bool:
         return not (self.relayed or self.delivered or self.failed)
+
+    @property
+    def unexpected_errors(self) -> list[ConsumerError]:
+        return [error for error in self.errors if not error.expected]
+
+
+class UnexpectedConsumerErrors(AssertionError):
+    """A consumer raised something other than a DomainError; `result` is what the pump did."""
+
+    def __init__(self, result: PumpResult) -> None:
+        listed = "\n".join(f"  {error}" for error in result.unexpected_errors)
+        super().__init__(f"consumers raised unexpected exceptions (pass expect_errors=True if intended):\n{listed}")
+        self.result = result
+
+
+def _consumer_error(consumer: str, error: BaseException) -> ConsumerError:
+    return ConsumerError(consumer, type(error).__name__, str(error), isinstance(error, DomainError))
+
+
+@contextmanager
+def _recording_record_failures(consumer: str, result: PumpResult) -> Iterator[None]:
+    """Records the exception of every record the consumer's batch processor marks failed
+    (the processor keeps it only as text in the partial batch response)."""
+    original = BasePartialProcessor.failure_handler
+
+    def failure_handler(
+        processor: BasePartialProcessor,
+        record: Any,
+        exception: tuple[type[BaseException] | None, BaseException | None, TracebackType | None],
+    ) -> Any:
+        if exception[1] is not None:
+            result.errors.append(_consumer_error(consumer, exception[1]))
+        return original(processor, record, exception)
+
+    with mock.patch.object(BasePartialProcessor, "failure_handler", failure_handler):
+        yield
 
 
 def waiting_outbox_records(settings: Settings, stream_arn: str) -> list[dict[str, Any]]:
@@ -107,9 +168,11 @@ def _drain(sqs: Any, spec: ConsumerSpec, handler: Callable[[], Handler], result:
             break
         ids = [message["MessageId"] for message in messages]
         try:
-            response = handler()(sqs_event(messages, arn), LambdaContext(function_name=spec.name))
+            with _recording_record_failures(spec.name, result):
+                response = handler()(sqs_event(messages, arn), LambdaContext(function_name=spec.name))
             done = set(succeeded_message_ids(ids, response))
-        except Exception:
+        except Exception as error:
+            result.errors.append(_consumer_error(spec.name, error))
             done = set()  # a function error: Lambda retries the whole batch
         for message in messages:
             if message["MessageId"] in done:
@@ -128,12 +191,15 @@ def pump_events(
     max_rounds: int = 25,
     consumers: Sequence[ConsumerSpec] = CONSUMERS,
     handlers: Mapping[str, Handler] | None = None,
+    expect_errors: bool = False,
 ) -> PumpResult:
     """Delivers every waiting outbox event to the consumers until a round moves nothing.
 
     `consumers`: the ConsumerSpecs whose queues to drain (default: the product's); `handlers`
     replaces a consumer's handler by name (a test consumer's, or a recording fake).
-    Raises AssertionError if events still move after `max_rounds` rounds.
+    Raises AssertionError if events still move after `max_rounds` rounds, and
+    `UnexpectedConsumerErrors` once nothing moves if a consumer raised an exception that is not a
+    DomainError, unless `expect_errors` (a test driving a broken consumer on purpose).
     """
     settings = settings or Settings.from_env()
     sqs = boto3.client("sqs", region_name=REGION)
@@ -160,7 +226,10 @@ def pump_events(
         total.relay_retries += round_result.relay_retries
         total.delivered.update(round_result.delivered)
         total.failed.update(round_result.failed)
+        total.errors.extend(round_result.errors)
         if round_result.quiet and not retry:
+            if total.unexpected_errors and not expect_errors:
+                raise UnexpectedConsumerErrors(total)
             return total
     raise AssertionError(f"events still moving after {max_rounds} rounds: {total}")
 

@@ -3,13 +3,14 @@ versions and deletion."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from climatrak.cmms import logic
 from climatrak.cmms.repository import CmmsRepository
+from climatrak.ledger.items import default_cost_center_id
 from tests.integration.cmms_world import CmmsWorld
 
 WO = "/api/cmms/work-orders/"
@@ -26,8 +27,28 @@ DETAIL_KEYS = LIST_KEYS | {
 }  # fmt: skip
 
 
+# The server's clock in the tests that depend on "today": 23:30 on 10 March in São Paulo, when
+# it is already 11 March in UTC (so a server that took the UTC date would be caught).
+NOW = datetime(2026, 3, 11, 2, 30, tzinfo=UTC)
+
+
+class _FrozenDatetime(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+        return NOW.astimezone(tz) if tz else NOW.replace(tzinfo=None)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """The CMMS logic's clock stands still at NOW (its "today" and its timestamps)."""
+    monkeypatch.setattr(logic, "datetime", _FrozenDatetime)
+    monkeypatch.setattr(logic, "utc_now_iso", lambda: NOW.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    return NOW
+
+
 def _today(offset_days: int = 0) -> str:
-    return (datetime.now(ZoneInfo("America/Sao_Paulo")).date() + timedelta(days=offset_days)).isoformat()
+    """A day relative to the frozen clock's date in the tenant's zone."""
+    return (NOW.astimezone(ZoneInfo("America/Sao_Paulo")).date() + timedelta(days=offset_days)).isoformat()
 
 
 @pytest.fixture
@@ -166,7 +187,10 @@ def test_ordering_by_priority_scheduled_date_and_number(api, world) -> None:
     assert order("-created_at") == order("nonsense") == [high["id"], medium["id"], critical["id"], low["id"]]
 
 
-def test_overdue_means_open_or_in_progress_and_scheduled_before_today_in_the_tenant_zone(api, world) -> None:
+def test_overdue_means_open_or_in_progress_and_scheduled_before_today_in_the_tenant_zone(
+    api, world, frozen_clock
+) -> None:
+    assert _today() == "2026-03-10"  # still the 10th in São Paulo, the 11th in UTC
     late = world.work_order(scheduled_date=_today(-1))
     today = world.work_order(scheduled_date=_today())
     late_done = world.work_order(scheduled_date=_today(-3))
@@ -189,7 +213,7 @@ def test_stats_has_every_key_even_when_empty(api, world) -> None:
     }
 
 
-def test_stats_counts(api, world) -> None:
+def test_stats_counts(api, world, frozen_clock) -> None:
     world.work_order(type="PREVENTIVE", priority="LOW", scheduled_date=_today(-2))
     started = world.work_order(type="PREVENTIVE", priority="HIGH")
     done = world.work_order(type="EMERGENCY", priority="CRITICAL")
@@ -360,7 +384,16 @@ def test_cost_center_filter_uses_the_asset_then_the_site_then_the_default(api, w
     site_cc = world.cost_center("SITE")
     api.patch(f"/api/assets/{world.asset}/", {"cost_center": own})
     api.patch(f"/api/sites/{world.site}/", {"cost_center": site_cc})
+    bare_site = api.post("/api/sites/", {"name": "Plant 2"}).json["id"]  # no cost centre on site or asset
+    bare_asset = api.post("/api/assets/", {"tag": "FC-003", "name": "Fan coil", "site": bare_site, "asset_type": "FCU"})
+    assert bare_asset.status == 201, bare_asset
     first = world.work_order()
     second = world.work_order(asset=world.other_asset)
-    assert [row["id"] for row in api.get(WO, query={"cost_center": own}).json["results"]] == [first["id"]]
-    assert [row["id"] for row in api.get(WO, query={"cost_center": site_cc}).json["results"]] == [second["id"]]
+    third = world.work_order(asset=bare_asset.json["id"])
+
+    def ids(cost_center: str) -> list[int]:
+        return [row["id"] for row in api.get(WO, query={"cost_center": cost_center}).json["results"]]
+
+    assert ids(own) == [first["id"]]
+    assert ids(site_cc) == [second["id"]]
+    assert ids(default_cost_center_id("acme")) == [third["id"]]

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from climatrak.core.resources import COST_ENGINE
+from climatrak.core.timeutil import month_of
 from tests.integration.cmms_world import CmmsWorld
 from tests.integration.event_pump import pump_events
 
@@ -38,7 +40,7 @@ def test_completing_a_work_order_posts_its_costs_once(world: CmmsWorld, settings
     rows = world.api.get(TRANSACTIONS, query={"work_order": work_order["id"]}).json["results"]
     assert {row["work_order_number"] for row in rows} == {work_order["number"]}
     assert {row["asset_tag"] for row in rows} == {"CH-001"}
-    month = rows[0]["occurred_at"][:7]
+    month = month_of(rows[0]["occurred_at"], "America/Sao_Paulo")  # the world tenant's business month
     summary = world.api.get("/api/trakledger/budget-summary/", query={"month": f"{month}-01"}).json
     assert summary["actual"] == 525
 
@@ -52,8 +54,14 @@ def test_a_missing_rate_card_fails_the_event_visibly_until_fixed_and_retried(wor
     world.add_input("time", work_order["id"], role="Soldador", hourly_rate=None, hours="2")
     world.action(work_order["id"], "complete", {})
 
-    pump_events(settings)
+    result = pump_events(settings, expect_errors=True)
 
+    # every receive failed, until the queue's maxReceiveCount sent the message to its DLQ
+    assert result.failed["cost_engine"] == COST_ENGINE.queue.max_receive_count
+    assert not result.delivered["cost_engine"]
+    assert {(error.consumer, error.type, error.expected) for error in result.errors} == {
+        ("cost_engine", "MissingRateCard", True)
+    }
     assert costs_of(world, work_order["id"]) == {}
     failed = world.api.get("/api/events/failed/").json["results"]
     [event] = [row for row in failed if row["event_name"] == "work_order.closed"]
@@ -65,7 +73,9 @@ def test_a_missing_rate_card_fails_the_event_visibly_until_fixed_and_retried(wor
     )
     assert created.status == 201, created
     assert world.api.post(f"/api/events/{event['event_id']}/retry/").status == 200
-    pump_events(settings)
+    retried = pump_events(settings)
+
+    assert retried.delivered["cost_engine"] == 1 and not retried.failed
 
     assert costs_of(world, work_order["id"]) == {"labor": "190.00"}
     assert world.api.get(f"/api/events/{event['event_id']}/").json["consumer_errors"] == {}

@@ -64,9 +64,9 @@ def emit(settings: Settings, tenant: str = "acme", n: int = 0, name: str = "test
     return event
 
 
-def pump(logic: Consumer) -> Any:
+def pump(logic: Consumer, **kwargs: Any) -> Any:
     handler = consumer_handler(ADMIN_CONSUMER, logic)
-    return pump_events(consumers=(ADMIN_CONSUMER,), handlers={ADMIN_CONSUMER.name: handler})
+    return pump_events(consumers=(ADMIN_CONSUMER,), handlers={ADMIN_CONSUMER.name: handler}, **kwargs)
 
 
 @pytest.fixture
@@ -75,9 +75,15 @@ def failed(settings: Settings, logic: Consumer, api: Any) -> list[EventEnvelope]
     create_tenant(settings, "acme", "Acme", "America/Sao_Paulo")
     create_tenant(settings, "beta", "Beta", "America/Sao_Paulo")
     events = [emit(settings, n=1), emit(settings, n=2), emit(settings, "beta", n=3)]
-    pump(logic)
+    result = pump(logic, expect_errors=True)
+    # each of the three failed on every receive, until the queue's maxReceiveCount
+    assert result.failed[ADMIN_CONSUMER.name] == 3 * ADMIN_CONSUMER.queue.max_receive_count
+    assert {(error.type, error.message) for error in result.errors} == {
+        ("DomainError", f"cannot handle {n}") for n in (1, 2, 3)
+    }
     emit(settings, name="test.unrouted")
-    pump(logic)
+    unrouted = pump(logic)  # published, but no rule routes it to the consumer
+    assert (unrouted.relayed, sum(unrouted.delivered.values()), sum(unrouted.failed.values())) == (1, 0, 0)
     return events
 
 
@@ -298,10 +304,14 @@ def test_replay_republishes_a_time_range_and_consumers_do_only_what_was_not_done
     assert (result.matched, result.published, result.failed) == (2, 2, {})
     handled_now = logic.seen[-2:]
     assert sorted(handled_now) == sorted([failed[0].event_id, failed[1].event_id])
-    # the earlier attempts failed, so the idempotency store let the replay run them; again: nothing
-    seen_before = len(logic.seen)
-    admin.replay_events(repository, publisher, everything)
-    pump(logic)
-    assert len(logic.seen) == seen_before
+    # the earlier attempts failed, so the idempotency store let the replay run them; again, the
+    # events are published and delivered, and the idempotency store answers without the consumer
+    seen_before = list(logic.seen)
+    again = admin.replay_events(repository, publisher, everything)
+    redelivered = pump(logic)
+    assert (again.matched, again.published, again.failed) == (2, 2, {})
+    assert redelivered.delivered[ADMIN_CONSUMER.name] == 2
+    assert not redelivered.failed and redelivered.errors == []
+    assert logic.seen == seen_before
     nothing = EventFilter(since="2000-01-01T00:00:00Z", until="2000-01-02T00:00:00Z")
     assert admin.replay_events(repository, publisher, nothing).matched == 0

@@ -33,7 +33,7 @@ from climatrak.registry.items import TenantItem
 from climatrak_local.lambda_invoke import LambdaContext
 from climatrak_local.pollers import sqs_event
 from climatrak_local.streams import synthetic_stream_record
-from tests.integration.event_pump import drain_queue, pump_events, subscribe
+from tests.integration.event_pump import ConsumerError, UnexpectedConsumerErrors, drain_queue, pump_events, subscribe
 
 REGION = "us-east-1"
 
@@ -193,6 +193,7 @@ def test_after_the_last_attempt_the_event_is_failed_and_the_stream_lets_it_go(
     sent = RecordingEvents(refuse={bad.event_id})
     records = stream_records(settings, [bad])
 
+    assert MAX_PUBLISH_ATTEMPTS > 1  # else there is no retry before the last attempt to check
     responses = [relay(records, publisher(sent), settings).response() for _ in range(MAX_PUBLISH_ATTEMPTS)]
 
     assert all(response["batchItemFailures"] for response in responses[:-1])
@@ -272,10 +273,15 @@ def test_a_failure_is_recorded_on_the_outbox_item_and_cleared_by_a_later_success
     event = emit(settings)
     recorder.failing[event.event_id] = DomainError("No rate card for role HVAC tech.")
 
-    result = pump(consumer)
+    result = pump(consumer, expect_errors=True)
 
     # every receive failed, until the queue's maxReceiveCount sent the message to its DLQ
     assert result.failed[TEST_CONSUMER.name] == TEST_CONSUMER.queue.max_receive_count
+    assert (
+        result.errors
+        == [ConsumerError("test_consumer", "DomainError", "No rate card for role HVAC tech.", expected=True)]
+        * TEST_CONSUMER.queue.max_receive_count
+    )
     item = outbox(settings, event)
     assert (item.status, item.gsi1pk) == ("failed", status_index_pk("acme", "failed"))
     assert item.last_error == "test_consumer: No rate card for role HVAC tech."
@@ -285,7 +291,7 @@ def test_a_failure_is_recorded_on_the_outbox_item_and_cleared_by_a_later_success
 
     del recorder.failing[event.event_id]
     OutboxRepository("acme", settings).request_retry(event.event_id)
-    pump(consumer)
+    assert pump(consumer).errors == []
 
     item = outbox(settings, event)
     assert (item.status, item.last_error, item.gsi1pk) == ("processed", None, status_index_pk("acme", "processed"))
@@ -300,14 +306,51 @@ def test_an_unexpected_error_is_recorded_as_its_type_and_request_id_only(
     event = emit(settings)
     recorder.failing[event.event_id] = ValueError("could not parse {'iban': 'DE89 3704 0044 0532 0130 00'}")
 
-    pump(consumer)
+    result = pump(consumer, expect_errors=True)
 
+    assert result.failed[TEST_CONSUMER.name] == TEST_CONSUMER.queue.max_receive_count
+    assert {(error.type, error.message, error.expected) for error in result.errors} == {
+        ("ValueError", "could not parse {'iban': 'DE89 3704 0044 0532 0130 00'}", False)
+    }
     item = outbox(settings, event)
     recorded = item.consumer_errors["test_consumer"]["error"]
     assert re.fullmatch(
         r"Unexpected error \(ValueError; request [0-9a-f-]{36}\); the details are in the consumer's logs\.", recorded
     )
     assert item.last_error == f"test_consumer: {recorded}"
+
+
+def test_the_pump_raises_after_delivering_when_a_consumer_crashes_unexpectedly(
+    settings: Settings, recorder: Recorder, consumer: Any
+) -> None:
+    crashing, fine = emit(settings), emit(settings)
+    recorder.failing[crashing.event_id] = KeyError("work_order_id")
+
+    with pytest.raises(UnexpectedConsumerErrors, match="test_consumer: KeyError") as raised:
+        pump(consumer)
+
+    result = raised.value.result
+    assert result.delivered[TEST_CONSUMER.name] == 1  # the pump finished its work before raising
+    assert result.failed[TEST_CONSUMER.name] == TEST_CONSUMER.queue.max_receive_count
+    assert [error.type for error in result.unexpected_errors] == ["KeyError"] * TEST_CONSUMER.queue.max_receive_count
+    assert outbox(settings, fine).status == "processed"
+
+
+def test_the_pump_records_a_crash_of_the_whole_handler(settings: Settings, recorder: Recorder) -> None:
+    emit(settings)
+
+    def broken_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise RuntimeError("the function crashed at import")
+
+    result = pump(broken_handler, expect_errors=True)
+
+    # Lambda retries the whole batch, until the queue's maxReceiveCount sends it to the DLQ
+    crash = ConsumerError("test_consumer", "RuntimeError", "the function crashed at import", expected=False)
+    assert result.errors == [crash] * TEST_CONSUMER.queue.max_receive_count
+    assert result.failed[TEST_CONSUMER.name] == TEST_CONSUMER.queue.max_receive_count
+    emit(settings)
+    with pytest.raises(UnexpectedConsumerErrors, match="test_consumer: RuntimeError: the function crashed"):
+        pump(broken_handler)
 
 
 def test_the_pump_delivers_chained_events(settings: Settings, recorder: Recorder) -> None:

@@ -170,7 +170,55 @@ def test_every_route_with_every_role(ledger: LedgerWorld, world: dict[str, str],
             assert response["detail"] == "You do not have permission to perform this action."
 
 
+_COLLECTION_OF = {
+    "center": "cost-centers",
+    "spare_center": "cost-centers",
+    "rate_card": "rate-cards",
+    "spare_rate_card": "rate-cards",
+    "plan": "budget-plans",
+    "spare_plan": "budget-plans",
+    "envelope": "budget-envelopes",
+    "spare_envelope": "budget-envelopes",
+    "draft": "commitments",
+    "to_submit": "commitments",
+    "to_approve": "commitments",
+    "to_reject": "commitments",
+    "to_cancel": "commitments",
+    "savings": "savings-events",
+}
+
+
+def test_every_id_of_the_world_is_read_back() -> None:
+    assert set(_COLLECTION_OF) == set(_ID_KEYS)
+
+
+def _acme_reads(ledger: LedgerWorld, ids: dict[str, str]) -> dict[str, Any]:
+    """Every read route of acme, by path and query: what nothing done by beta may change."""
+    reads: dict[str, Any] = {}
+    for name, method, path, _, query in _routes(ids):
+        if method == "GET":
+            reads[f"{name} {path} {query}"] = ledger.ok(ledger.api.get(path, query=query))
+    for key, collection in _COLLECTION_OF.items():  # every id, not only the ones the get routes use
+        reads[key] = ledger.ok(ledger.api.get(f"{L}/{collection}/{ids[key]}/"))
+    reads["transactions"] = ledger.ok(ledger.api.get(f"{L}/transactions/"))
+    reads["summary"] = ledger.summary(f"{YEAR}-03-01")
+    return reads
+
+
+def _acme_ids_in(value: Any, acme_ids: set[str]) -> bool:
+    if isinstance(value, dict):
+        return any(_acme_ids_in(item, acme_ids) for item in value.values())
+    if isinstance(value, list):
+        return any(_acme_ids_in(item, acme_ids) for item in value)
+    return value in acme_ids
+
+
 def test_another_tenant_gets_404_on_every_id_and_sees_no_rows(ledger: LedgerWorld, world: dict[str, str]) -> None:
+    beta = LedgerWorld(ledger.api, ledger.settings, "beta")
+    beta_center, beta_plan = beta.cost_center("BETA")["id"], beta.plan()["id"]
+    acme_before = _acme_reads(ledger, world)
+    acme_ids = set(world.values())
+
     for name, method, path, body, query in _routes(world):
         if not UUID.search(path) and not (query and any(UUID.fullmatch(value) for value in query.values())):
             continue
@@ -181,15 +229,46 @@ def test_another_tenant_gets_404_on_every_id_and_sees_no_rows(ledger: LedgerWorl
         assert status == 404, (name, status, response)
         assert response["detail"] == "Not found."
 
-    acme_ids = set(world.values())
+    # acme's ids in a body are not beta's either: refused, nothing written in either tenant
+    bodies = [(path, body) for _, method, path, body, _ in _routes(world) if method == "POST" and body]
+    bodies = [(path, body) for path, body in bodies if _acme_ids_in(body, acme_ids)]
+    assert {path for path, _ in bodies} == {f"{L}/budget-envelopes/", f"{L}/commitments/", f"{L}/savings-events/"}
+    envelope = {"name": "E", "category": "energy", "amount": 0}
+    bodies += [
+        (f"{L}/budget-envelopes/", {**envelope, "budget_plan": world["plan"], "cost_center": beta_center}),
+        (f"{L}/budget-envelopes/", {**envelope, "budget_plan": beta_plan, "cost_center": world["center"]}),
+        (
+            f"{L}/transactions/",
+            {
+                "transaction_type": "adjustment",
+                "category": "other",
+                "amount": 10,
+                "occurred_at": f"{YEAR}-03-10T10:00",
+                "description": "Ajuste",
+                "cost_center": world["center"],
+            },
+        ),
+    ]
+    for path, body in bodies:
+        status, response = ledger.api.post(path, body, tenant="beta")
+        # a field error on (one of) the fields carrying acme's ids, as for an id that does not exist
+        assert status == 400 and len(response) == 1, (path, body, status, response)
+        [(field, [message])] = response.items()
+        assert body[field] in acme_ids, (path, field)
+        assert message == f'Invalid pk "{body[field]}" - object does not exist.'
+
     for path in ("cost-centers", "rate-cards", "budget-plans", "budget-envelopes", "commitments", "savings-events"):
         rows = ledger.ok(ledger.api.get(f"{L}/{path}/", tenant="beta"))["results"]
         assert not acme_ids & {row["id"] for row in rows}, path
-        if path != "cost-centers":  # beta sees its own default cost centre only
-            assert rows == [], path
-    summary = ledger.ok(ledger.api.get(f"{L}/budget-summary/", tenant="beta", query={"month": f"{YEAR}-03-01"}))
+    rows = ledger.ok(ledger.api.get(f"{L}/budget-envelopes/", tenant="beta", query={"budget_plan_id": beta_plan}))
+    assert rows["results"] == []
+    for path in ("rate-cards", "commitments", "savings-events", "transactions"):
+        assert ledger.ok(ledger.api.get(f"{L}/{path}/", tenant="beta"))["results"] == [], path
+    assert [row["id"] for row in ledger.ok(ledger.api.get(f"{L}/budget-plans/", tenant="beta"))["results"]] == [
+        beta_plan
+    ]
+    summary = beta.summary(f"{YEAR}-03-01")
     assert (summary["planned"], summary["committed"], summary["savings"], summary["by_category"]) == (0, 0, 0, [])
-    # Nothing of acme changed.
-    assert ledger.ok(ledger.api.get(f"{L}/cost-centers/{world['center']}/"))["name"] == "Cost centre CP"
-    assert ledger.ok(ledger.api.get(f"{L}/commitments/{world['to_approve']}/"))["status"] == "submitted"
-    assert ledger.ok(ledger.api.get(f"{L}/budget-plans/{world['spare_plan']}/"))["id"] == world["spare_plan"]
+    assert summary["actual"] == 0
+    # Nothing of acme changed: every read answers as before.
+    assert _acme_reads(ledger, world) == acme_before

@@ -67,10 +67,21 @@ def test_an_invalid_month_is_a_field_error(ledger: LedgerWorld, month: str) -> N
 
 
 @pytest.mark.parametrize("role", ["operator", "technician", "requester", "viewer"])
-def test_only_owners_and_admins_lock_months(ledger: LedgerWorld, role: str) -> None:  # noqa: F811
+def test_other_roles_cannot_lock_or_unlock_months(ledger: LedgerWorld, role: str) -> None:  # noqa: F811
     assert ledger.api.post(LOCK, {"month": "2026-03-01"}, role=role).status == 403
     assert ledger.api.post(UNLOCK, {"month": "2026-03-01"}, role=role).status == 403
-    assert ledger.api.post(LOCK, {"month": "2026-03-01"}, role="admin").status == 200
+    assert ledger.api.post(TRANSACTIONS, adjustment(), role="owner").status == 201  # still open
+
+
+@pytest.mark.parametrize("role", ["owner", "admin"])
+def test_owners_and_admins_lock_and_unlock_months(ledger: LedgerWorld, role: str) -> None:  # noqa: F811
+    locked = ledger.api.post(LOCK, {"month": "2026-03-01"}, role=role)
+    assert locked.status == 200 and locked.json["is_locked"] is True
+    assert ledger.api.post(TRANSACTIONS, adjustment()).status == 409
+
+    unlocked = ledger.api.post(UNLOCK, {"month": "2026-03-01"}, role=role)
+    assert unlocked.status == 200 and unlocked.json["is_locked"] is False
+    assert ledger.api.post(TRANSACTIONS, adjustment()).status == 201
 
 
 def test_a_manual_posting_into_a_locked_month_is_409_and_writes_nothing(ledger: LedgerWorld, settings) -> None:  # noqa: F811
@@ -138,8 +149,10 @@ def test_corrections_go_in_as_adjustments_in_an_open_month(ledger: LedgerWorld, 
 
 def test_unlocking_makes_rows_editable_again(ledger: LedgerWorld) -> None:  # noqa: F811
     row = ledger.api.post(TRANSACTIONS, adjustment()).json
-    ledger.api.post(LOCK, {"month": "2026-03-01"})
-    ledger.api.post(UNLOCK, {"month": "2026-03-01"})
+    assert ledger.api.post(LOCK, {"month": "2026-03-01"}).status == 200
+    assert ledger.api.get(f"{TRANSACTIONS}{row['id']}/").json["is_editable"] is False
+
+    assert ledger.api.post(UNLOCK, {"month": "2026-03-01"}).status == 200
 
     assert ledger.api.get(f"{TRANSACTIONS}{row['id']}/").json["is_editable"] is True
     assert ledger.api.patch(f"{TRANSACTIONS}{row['id']}/", {"amount": 99}).status == 200

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from pynamodb.connection.base import Connection
 
 from climatrak.ledger.cost_engine import post_commitment, post_work_order_costs
 from climatrak.ledger.posting_repository import PostingRepository
@@ -268,10 +269,12 @@ def test_source_category_splits_entries_from_operations(world: World) -> None:
 
 
 def test_is_locked_filters_by_the_months_lock(world: World) -> None:
-    world.api.post("/api/trakledger/budget-months/lock/", {"month": "2026-02-01"})
+    everything = world.keys()
+    locked = world.api.post("/api/trakledger/budget-months/lock/", {"month": "2026-02-01"})
+    assert locked.status == 200, locked
 
     assert world.keys(is_locked="true") == {"Nota fiscal corrigida"}
-    assert "Nota fiscal corrigida" not in world.keys(is_locked="false")
+    assert world.keys(is_locked="false") == everything - {"Nota fiscal corrigida"}
 
 
 @pytest.mark.parametrize(
@@ -518,8 +521,29 @@ def test_a_stale_edit_is_409(world: World, settings, monkeypatch) -> None:
     assert summary_actuals(settings, "acme") == ledger_actuals(settings, "acme")
 
 
-def test_the_work_order_costs_tab_reads_the_link_partition(world: World) -> None:
+def test_the_work_order_costs_tab_reads_the_link_partition(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, Any]] = []
+    for operation in ("query", "get_item", "scan", "batch_get_item"):
+        original = getattr(Connection, operation)
+
+        def recorded(
+            self: Connection, *args: Any, _name: str = operation, _original: Any = original, **kwargs: Any
+        ) -> Any:
+            calls.append((_name, args[1] if len(args) > 1 else kwargs.get("hash_key")))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Connection, operation, recorded)
+
     body = world.ok(world.api.get(TRANSACTIONS, query={"work_order": 901, "page_size": 100}))
 
     assert body["count"] == 3
     assert {row["transaction_type"] for row in body["results"]} == {"labor", "parts", "third_party"}
+    assert "scan" not in {name for name, _ in calls}
+    # besides the tenant's own partition (its cost centres, month locks and registry rows), one
+    # query: the work order's link partition; no ledger month partition is queried ...
+    queries = [key for name, key in calls if name == "query" and key != "T#acme"]
+    assert queries == ["T#acme#WO#00000901"]
+    # ... its three postings are read by key
+    read = [key for name, keys in calls if name == "batch_get_item" for key in keys]
+    postings = [key for key in read if key["pk"].startswith("T#acme#LEDGER#")]
+    assert {key["sk"].split("#")[1] for key in postings} == {row["id"] for row in body["results"]}
