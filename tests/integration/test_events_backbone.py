@@ -365,3 +365,26 @@ def test_the_pump_delivers_chained_events(settings: Settings, recorder: Recorder
     assert [seen.data["step"] for seen in recorder.seen] == [1, 2, 3]
     assert result.delivered[TEST_CONSUMER.name] == 3
     assert all(outbox(settings, seen).status == EventStatus.PROCESSED for seen in recorder.seen)
+
+
+def test_what_a_consumer_logs_names_the_tenant_and_the_event(
+    settings: Settings, test_queue: str, clean_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aws_lambda_powertools import Logger
+
+    consumer_logger = Logger(service=TEST_CONSUMER.name)  # the consumer's own code, same service
+
+    def handle(envelope: EventEnvelope) -> None:
+        consumer_logger.info("effect applied")
+
+    event = emit(settings)
+    capsys.readouterr()
+    pump(consumer_handler(TEST_CONSUMER, handle))
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [effect] = [line for line in lines if line.get("message") == "effect applied"]
+    assert (effect["tenant"], effect["event_id"], effect["event_name"]) == ("acme", event.event_id, event.event_name)
+    assert effect["function_request_id"]  # the Lambda request id, from the consumer's context
+    consumer_logger.info("after the event")
+    after = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert "tenant" not in after and "event_id" not in after

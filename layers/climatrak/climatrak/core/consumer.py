@@ -123,17 +123,22 @@ class _Consumer:
         envelope = envelope_from_body(record.body)
         assert self._once is not None, "ready() first"
         keys = {"event_id": envelope.event_id, "event_name": envelope.event_name, "tenant": envelope.tenant_id}
+        # every line logged while this event is handled (here and in the consumer's own code,
+        # which shares the service's logger) names the tenant and the event
+        self.logger.append_keys(**keys)
         try:
             result = self._once(envelope=envelope.model_dump(mode="json"))
         except IdempotencyAlreadyInProgressError:
             # Another delivery of the same event is running right now: let SQS bring it back.
-            self.logger.info("event already in progress elsewhere", extra=keys)
+            self.logger.info("event already in progress elsewhere")
             raise
         except Exception as error:
             request_id = getattr(lambda_context, "aws_request_id", None)
-            self.logger.exception("event handling failed", extra={**keys, "request_id": request_id})
+            self.logger.exception("event handling failed", extra={"request_id": request_id})
             self._record_failure(envelope, error_message(error, request_id))
             raise
+        finally:
+            self.logger.remove_keys(list(keys))
         self._clear_failure(envelope)
         return result
 
