@@ -368,8 +368,10 @@ def test_the_pump_delivers_chained_events(settings: Settings, recorder: Recorder
 
 
 def test_what_a_consumer_logs_names_the_tenant_and_the_event(
-    settings: Settings, test_queue: str, clean_aws: None, capsys: pytest.CaptureFixture[str]
+    settings: Settings, test_queue: str, clean_aws: None
 ) -> None:
+    import io
+
     from aws_lambda_powertools import Logger
 
     consumer_logger = Logger(service=TEST_CONSUMER.name)  # the consumer's own code, same service
@@ -378,13 +380,18 @@ def test_what_a_consumer_logs_names_the_tenant_and_the_event(
         consumer_logger.info("effect applied")
 
     event = emit(settings)
-    capsys.readouterr()
-    pump(consumer_handler(TEST_CONSUMER, handle))
+    stream = io.StringIO()
+    # the service's one handler may have been created by an earlier test: point it at a buffer
+    previous = consumer_logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        pump(consumer_handler(TEST_CONSUMER, handle))
+        consumer_logger.info("after the event")
+    finally:
+        consumer_logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
 
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     [effect] = [line for line in lines if line.get("message") == "effect applied"]
     assert (effect["tenant"], effect["event_id"], effect["event_name"]) == ("acme", event.event_id, event.event_name)
     assert effect["function_request_id"]  # the Lambda request id, from the consumer's context
-    consumer_logger.info("after the event")
-    after = json.loads(capsys.readouterr().out.splitlines()[-1])
+    [after] = [line for line in lines if line.get("message") == "after the event"]
     assert "tenant" not in after and "event_id" not in after
