@@ -4,6 +4,7 @@ Routes only: identity and permission, parse, call climatrak.cmms.logic, shape th
 Paths are declared without the /api prefix (the resolver strips it) and with a trailing slash.
 """
 
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -32,6 +33,7 @@ from climatrak.cmms.models import (
     WorkOrderStats,
 )
 from climatrak.cmms.repository import CmmsRepository
+from climatrak.core.errors import DomainError
 from climatrak.core.http import json_response, principal, requires
 from climatrak.core.identity import Permission
 
@@ -44,6 +46,26 @@ MANAGE = Permission.WORK_ORDER_MANAGE
 EXECUTE = Permission.WORK_ORDER_EXECUTE
 
 _repo = tenant_repository(router, CmmsRepository)
+
+# If-Match: one work-order version, bare or as a (weak) entity tag: 3, "3", W/"3"; "*" = any.
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,16})"?\s*$')
+BAD_IF_MATCH = 'If-Match must be the work order\'s version, e.g. "3".'
+
+
+def _expected_version() -> int | None:
+    """The version the client edited, from the optional If-Match header (None: no check)."""
+    value = (router.current_event.headers or {}).get("if-match")
+    if value is None or not value.strip() or value.strip() == "*":
+        return None
+    match = _IF_MATCH.match(value)
+    if match is None:
+        raise DomainError(BAD_IF_MATCH, code="invalid_if_match")
+    return int(match.group(1))
+
+
+def _work_order_response(status: int, work_order: WorkOrder) -> Response[Any]:
+    """A work-order detail with its version as the ETag (the If-Match value for the next write)."""
+    return json_response(status, work_order, {"ETag": f'"{work_order.version}"'})
 
 
 # ---- work orders ----------------------------------------------------------------------------
@@ -64,19 +86,20 @@ def work_order_stats() -> Response[Any]:
 @router.post("/cmms/work-orders/", responses=doc(WorkOrder, 201))
 @requires(router, MANAGE)
 def create_work_order(body: WorkOrderCreate) -> Response[Any]:
-    return json_response(201, logic.create_work_order(_repo(), principal(router), caller_name(router), body))
+    return _work_order_response(201, logic.create_work_order(_repo(), principal(router), caller_name(router), body))
 
 
 @router.get("/cmms/work-orders/<work_order_id>/", responses=doc(WorkOrder))
 @requires(router, READ)
 def get_work_order(work_order_id: str) -> Response[Any]:
-    return json_response(200, logic.get_work_order(_repo(), int_id(work_order_id)))
+    return _work_order_response(200, logic.get_work_order(_repo(), int_id(work_order_id)))
 
 
 @router.patch("/cmms/work-orders/<work_order_id>/", responses=doc(WorkOrder))
 @requires(router, MANAGE)
 def update_work_order(work_order_id: str, body: WorkOrderPatch) -> Response[Any]:
-    return json_response(200, logic.update_work_order(_repo(), int_id(work_order_id), body))
+    work_order = logic.update_work_order(_repo(), int_id(work_order_id), body, _expected_version())
+    return _work_order_response(200, work_order)
 
 
 @router.delete("/cmms/work-orders/<work_order_id>/")
@@ -90,23 +113,26 @@ def delete_work_order(work_order_id: str) -> Response[Any]:
 @router.post("/cmms/work-orders/<work_order_id>/start/", responses=doc(WorkOrder))
 @requires(router, EXECUTE)
 def start_work_order(work_order_id: str, body: StartWorkOrder | None = None) -> Response[Any]:
-    return json_response(
-        200, logic.start_work_order(_repo(), principal(router), int_id(work_order_id), body or StartWorkOrder())
+    work_order = logic.start_work_order(
+        _repo(), principal(router), int_id(work_order_id), body or StartWorkOrder(), _expected_version()
     )
+    return _work_order_response(200, work_order)
 
 
 @router.post("/cmms/work-orders/<work_order_id>/complete/", responses=doc(WorkOrder))
 @requires(router, EXECUTE)
 def complete_work_order(work_order_id: str, body: CompleteWorkOrder | None = None) -> Response[Any]:
-    return json_response(
-        200, logic.complete_work_order(_repo(), principal(router), int_id(work_order_id), body or CompleteWorkOrder())
+    work_order = logic.complete_work_order(
+        _repo(), principal(router), int_id(work_order_id), body or CompleteWorkOrder(), _expected_version()
     )
+    return _work_order_response(200, work_order)
 
 
 @router.post("/cmms/work-orders/<work_order_id>/cancel/", responses=doc(WorkOrder))
 @requires(router, MANAGE)
 def cancel_work_order(work_order_id: str, body: CancelWorkOrder | None = None) -> Response[Any]:
-    return json_response(200, logic.cancel_work_order(_repo(), int_id(work_order_id), body or CancelWorkOrder()))
+    work_order = logic.cancel_work_order(_repo(), int_id(work_order_id), body or CancelWorkOrder(), _expected_version())
+    return _work_order_response(200, work_order)
 
 
 @router.post("/cmms/work-orders/<work_order_id>/post-costs/", responses=doc(PostCostsResult))

@@ -3,6 +3,7 @@ versions and deletion."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ EMPTY_PAGE = {"count": 0, "next": None, "previous": None, "results": []}
 LIST_KEYS = {
     "id", "number", "asset", "asset_tag", "asset_name", "site_name", "type", "status", "priority", "description",
     "scheduled_date", "completed_at", "assigned_to", "assigned_to_name", "is_overdue", "created_at", "updated_at",
+    "version",
 }  # fmt: skip
 DETAIL_KEYS = LIST_KEYS | {
     "execution_description", "started_at", "created_by", "created_by_name", "assigned_role", "estimated_hours",
@@ -397,3 +399,84 @@ def test_cost_center_filter_uses_the_asset_then_the_site_then_the_default(api, w
     assert ids(own) == [first["id"]]
     assert ids(site_cc) == [second["id"]]
     assert ids(default_cost_center_id("acme")) == [third["id"]]
+
+
+# ---- client-side optimistic concurrency (version / If-Match / ETag) ----------------------------
+
+
+def _stale(version: int) -> dict[str, str]:
+    message = f"This work order was changed by someone else (version {version}); reload it and try again."
+    return {"detail": message, "error": message, "code": "stale_version"}
+
+
+def test_patch_with_the_current_version_succeeds_and_the_version_increases(api, world) -> None:
+    wo = world.work_order()
+    status, body = api.patch(f"{WO}{wo['id']}/", {"description": "mine", "version": wo["version"]})
+    assert status == 200 and body["description"] == "mine"
+    assert body["version"] > wo["version"]
+    assert api.get(f"{WO}{wo['id']}/").json["version"] == body["version"]
+    assert api.get(WO).json["results"][0]["version"] == body["version"]
+
+
+def test_patch_with_an_older_version_is_a_409_and_changes_nothing(api, world) -> None:
+    wo = world.work_order()
+    current = api.patch(f"{WO}{wo['id']}/", {"description": "someone else's"}).json
+    status, body = api.patch(f"{WO}{wo['id']}/", {"description": "mine", "version": wo["version"]})
+    assert status == 409 and body == _stale(current["version"])
+    assert api.get(f"{WO}{wo['id']}/").json == current
+
+
+def test_the_if_match_header_guards_the_actions_the_same_way(api, world) -> None:
+    wo = world.work_order()
+    current = api.patch(f"{WO}{wo['id']}/", {"priority": "HIGH"}).json
+    stale = world.action(wo["id"], "complete", headers={"If-Match": f'"{wo["version"]}"'})
+    assert stale.status == 409 and stale.json == _stale(current["version"])
+    assert api.get(f"{WO}{wo['id']}/").json == current
+    assert world.action(wo["id"], "cancel", {"reason": "x"}, headers={"If-Match": str(wo["version"])}).status == 409
+
+    status, done = world.action(wo["id"], "complete", headers={"If-Match": f'W/"{current["version"]}"'})
+    assert status == 200 and done["status"] == "COMPLETED" and done["version"] > current["version"]
+
+
+def test_if_match_on_patch_and_start_and_a_malformed_value(api, world) -> None:
+    wo = world.work_order()
+    path = f"{WO}{wo['id']}/"
+    assert api.patch(path, {"description": "x"}, headers={"If-Match": f'"{wo["version"] + 1}"'}).status == 409
+    assert world.action(wo["id"], "start", headers={"If-Match": f'"{wo["version"] + 1}"'}).status == 409
+    bad = api.patch(path, {"description": "x"}, headers={"If-Match": "abc"})
+    assert bad.status == 400 and bad.json["code"] == "invalid_if_match"
+    assert api.get(path).json == wo
+    status, started = world.action(wo["id"], "start", headers={"If-Match": f'"{wo["version"]}"'})
+    assert status == 200 and started["status"] == "IN_PROGRESS"
+
+
+def test_without_a_version_the_last_write_wins_as_before(api, world) -> None:
+    wo = world.work_order()
+    api.patch(f"{WO}{wo['id']}/", {"description": "first"})
+    status, body = api.patch(f"{WO}{wo['id']}/", {"description": "second"})
+    assert status == 200 and body["description"] == "second"
+    assert world.action(wo["id"], "start", headers={"If-Match": "*"}).status == 200
+    assert world.action(wo["id"], "complete").json["status"] == "COMPLETED"
+
+
+def test_work_order_details_carry_the_version_as_etag(api, world) -> None:
+    from functions.api.handler import handler
+    from tests.integration.conftest import LambdaContextStub
+
+    def call(method: str, path: str, body: object = None) -> tuple[dict[str, str], dict[str, object]]:
+        response = handler(api.event(method, path, body=body), LambdaContextStub())  # type: ignore[arg-type]
+        headers = {name.lower(): value for name, value in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers.setdefault(name.lower(), values[0])
+        return headers, json.loads(response["body"])
+
+    wo = world.work_order()
+    path = f"{WO}{wo['id']}/"
+    for method, url, body in (
+        ("GET", path, None),
+        ("PATCH", path, {"description": "x"}),
+        ("POST", f"{path}start/", {}),
+        ("POST", f"{path}complete/", {}),
+    ):
+        headers, detail = call(method, url, body)
+        assert headers["etag"] == f'"{detail["version"]}"', (method, url)

@@ -88,6 +88,7 @@ CANNOT_REOPEN = "A work order cannot go back to OPEN."
 REASON_REQUIRED = "A cancellation reason is required."
 NOT_COMPLETED = "Only completed work orders can have their costs posted."
 FINAL_IS_FROZEN = "A completed or cancelled work order can no longer be changed."
+STALE_VERSION = "This work order was changed by someone else (version {version}); reload it and try again."
 COMPLETED_NOT_DELETABLE = "A completed work order cannot be deleted."
 SELF_ASSIGN_ONLY = "Technicians can only assign work orders to themselves."
 # Fields a completed or cancelled work order still accepts (texts and the customer's signature).
@@ -180,6 +181,19 @@ def _not_null(patch: BaseModel, names: tuple[str, ...]) -> None:
     for name in names:
         if name in patch.model_fields_set and getattr(patch, name) is None:
             raise DomainError("This field may not be null.", field=name)
+
+
+def version_of(work_order: WorkOrderItem) -> int:
+    return int(work_order.version or 0)
+
+
+def _check_version(work_order: WorkOrderItem, expected_version: int | None) -> None:
+    """The client's optimistic-concurrency check (PATCH `version` / If-Match).
+
+    Compared with the version as read; the write that follows is conditioned on that same read
+    version (VersionAttribute), so together they hold as one DynamoDB condition on the expected one."""
+    if expected_version is not None and expected_version != version_of(work_order):
+        raise Conflict(STALE_VERSION.format(version=version_of(work_order)), code="stale_version")
 
 
 def _invalid(message: str) -> DomainError:
@@ -280,6 +294,7 @@ def _list_fields(work_order: WorkOrderItem, look: Lookup) -> dict[str, Any]:
         "is_overdue": is_overdue(work_order, look.today),
         "created_at": work_order.created_at,
         "updated_at": work_order.updated_at,
+        "version": version_of(work_order),
     }
 
 
@@ -537,12 +552,18 @@ def create_work_order(repo: CmmsRepository, caller: Principal, caller_name: str,
     return work_order_view(item, look)
 
 
-def update_work_order(repo: CmmsRepository, work_order_id: int, body: WorkOrderPatch) -> WorkOrder:
-    """PATCH: plain fields, and status changes by the same rules as the actions."""
+def update_work_order(
+    repo: CmmsRepository, work_order_id: int, body: WorkOrderPatch, expected_version: int | None = None
+) -> WorkOrder:
+    """PATCH: plain fields, and status changes by the same rules as the actions.
+
+    `expected_version` (If-Match) and `body.version`: the version the client edited (each checked if given)."""
     work_order = _require(repo.get_work_order(work_order_id))
+    _check_version(work_order, expected_version)
+    _check_version(work_order, body.version)
     look = Lookup(repo)
     _not_null(body, ("asset", "type", "priority", "description", "status"))
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
     stored = _stored_changes(changes, look.tz)
     target = changes.get("status")
     completed_at = _moment(changes.get("completed_at"), look.tz, "completed_at")
@@ -582,9 +603,16 @@ def delete_work_order(repo: CmmsRepository, work_order_id: int) -> None:
 # ---- transitions -----------------------------------------------------------------------------
 
 
-def start_work_order(repo: CmmsRepository, caller: Principal, work_order_id: int, body: StartWorkOrder) -> WorkOrder:
+def start_work_order(
+    repo: CmmsRepository,
+    caller: Principal,
+    work_order_id: int,
+    body: StartWorkOrder,
+    expected_version: int | None = None,
+) -> WorkOrder:
     work_order = _require(repo.get_work_order(work_order_id))
     _require_executor(caller, work_order)
+    _check_version(work_order, expected_version)
     if work_order.status != OPEN:
         raise _invalid(CANNOT_START)
     if body.assigned_to is not None:
@@ -612,10 +640,15 @@ def _start(repo: CmmsRepository, look: Lookup, work_order: WorkOrderItem) -> Wor
 
 
 def complete_work_order(
-    repo: CmmsRepository, caller: Principal, work_order_id: int, body: CompleteWorkOrder
+    repo: CmmsRepository,
+    caller: Principal,
+    work_order_id: int,
+    body: CompleteWorkOrder,
+    expected_version: int | None = None,
 ) -> WorkOrder:
     work_order = _require(repo.get_work_order(work_order_id))
     _require_executor(caller, work_order)
+    _check_version(work_order, expected_version)
     if work_order.status not in ACTIVE_STATUSES:
         raise _invalid(CANNOT_COMPLETE)
     if body.execution_description is not None:
@@ -678,8 +711,11 @@ def _complete(repo: CmmsRepository, look: Lookup, work_order: WorkOrderItem, com
     return work_order_view(work_order, look)
 
 
-def cancel_work_order(repo: CmmsRepository, work_order_id: int, body: CancelWorkOrder) -> WorkOrder:
+def cancel_work_order(
+    repo: CmmsRepository, work_order_id: int, body: CancelWorkOrder, expected_version: int | None = None
+) -> WorkOrder:
     work_order = _require(repo.get_work_order(work_order_id))
+    _check_version(work_order, expected_version)
     work_order.updated_at = utc_now_iso()
     return _cancel(repo, Lookup(repo), work_order, body.reason)
 

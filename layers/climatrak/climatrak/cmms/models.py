@@ -95,6 +95,9 @@ class WorkOrderPatch(WorkOrderFields):
     type: WorkOrderType | None = None
     priority: Priority | None = None
     description: LongText | None = None
+    # Optimistic concurrency: the `version` the client edited; a different stored version is a
+    # 409 stale_version. Absent = no check (the If-Match header does the same).
+    version: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
 
 
 class StartWorkOrder(RequestModel):
@@ -132,6 +135,9 @@ class WorkOrderListItem(BaseModel):
     is_overdue: bool
     created_at: str
     updated_at: str
+    # the item's version (bumped by every write to the work order and its cost inputs); send it
+    # back as `version` or `If-Match: "<version>"` to refuse overwriting someone else's change
+    version: int
 
 
 class WorkOrder(WorkOrderListItem):
