@@ -10,6 +10,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from climatrak.core.http import ALLOWED_HEADERS
 from climatrak.core.resources import IDEMPOTENCY_TABLE, MAIN_TABLE, TELEMETRY_TABLE
 from infra_cdk.function import ClimatrakFunction, ClimatrakLayers, resource_environment
 from infra_cdk.grants import grant_table_read, grant_table_read_write
@@ -153,7 +154,8 @@ class ApiStack(Stack):
             default_cors_preflight_options=apigw.CorsOptions(
                 allow_origins=self.stage.cors_origins.split(","),
                 allow_methods=apigw.Cors.ALL_METHODS,
-                allow_headers=[*apigw.Cors.DEFAULT_HEADERS, "X-Tenant"],
+                # the headers the API function itself allows (core/http.py), so preflight and responses agree
+                allow_headers=sorted({*apigw.Cors.DEFAULT_HEADERS, *ALLOWED_HEADERS}),
                 allow_credentials=True,
             ),
         )

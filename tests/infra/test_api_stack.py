@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from climatrak.core.config import Settings
+from climatrak.core.http import ALLOWED_HEADERS
 from climatrak.core.resources import IDEMPOTENCY_TABLE, MAIN_TABLE, TELEMETRY_TABLE
 from tests.infra.conftest import SynthesizedApp
 from tests.infra.helpers import (
@@ -72,6 +73,19 @@ def test_authorizer_trusts_the_user_pool(synthesized: SynthesizedApp) -> None:
 def test_every_path_answers_cors_preflight(synthesized: SynthesizedApp) -> None:
     preflight = {path for path, verb, _ in methods(synthesized) if verb == "OPTIONS"}
     assert {"/api", "/api/{proxy+}", "/ingest"} <= preflight
+
+
+def test_preflight_allows_the_headers_the_api_reads(synthesized: SynthesizedApp) -> None:
+    """API Gateway answers preflight itself: it must allow what the frontend sends (X-Tenant,
+    If-Match for optimistic concurrency), the same list the API function's CORS config uses."""
+    for path, verb, props in methods(synthesized):
+        if verb != "OPTIONS":
+            continue
+        (response,) = props["Integration"]["IntegrationResponses"]
+        allowed = response["ResponseParameters"]["method.response.header.Access-Control-Allow-Headers"]
+        names = {name.lower() for name in allowed.strip("'").split(",")}
+        assert {"x-tenant", "if-match", "authorization", "content-type"} <= names, path
+        assert {header.lower() for header in ALLOWED_HEADERS} <= names, path
 
 
 def test_user_pool_custom_attributes(synthesized: SynthesizedApp) -> None:

@@ -27,7 +27,17 @@ logger = Logger(service="api")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-ALLOWED_HEADERS = ["content-type", "x-csrftoken", "x-tenant", "authorization", "accept", "x-requested-with"]
+ALLOWED_HEADERS = [
+    "content-type",
+    "x-csrftoken",
+    "x-tenant",
+    "authorization",
+    "accept",
+    "x-requested-with",
+    "if-match",
+]
+# Response headers a browser script may read across origins (optimistic concurrency).
+EXPOSED_HEADERS = ["ETag"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,6 +82,7 @@ def build_resolver(cors_origins: Sequence[str]) -> APIGatewayRestResolver:
         allow_origin=origins[0],
         extra_origins=origins[1:],
         allow_headers=ALLOWED_HEADERS,
+        expose_headers=EXPOSED_HEADERS,
         allow_credentials=True,
         max_age=600,
     )
