@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -86,7 +87,8 @@ def test_every_consumer_has_a_rule_a_queue_with_a_dlq_and_a_function(synthesized
     for consumer in consumers:
         spec = consumer.spec
         queue = queues[logical_id(consumer.queue)]["Properties"]
-        assert queue["VisibilityTimeout"] == spec.queue.visibility_timeout_seconds
+        visibility = spec.queue.visibility_timeout_seconds
+        assert queue["VisibilityTimeout"] == visibility
         assert queue["RedrivePolicy"] == {
             "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(consumer.dead_letter_queue), "Arn"]},
             "maxReceiveCount": spec.queue.max_receive_count,
@@ -104,8 +106,9 @@ def test_the_cost_engine_consumer_runs_its_handler_on_partial_batches(synthesize
     function_id = logical_id(consumer.function.function)
     function = resources(synthesized.events, "AWS::Lambda::Function")[function_id]["Properties"]
     assert function["Handler"] == COST_ENGINE.handler == "cost_engine.handler.handler"
-    assert function["Timeout"] == COST_ENGINE.timeout_seconds
-    assert COST_ENGINE.queue.visibility_timeout_seconds >= 6 * COST_ENGINE.timeout_seconds
+    timeout, visibility = COST_ENGINE.timeout_seconds, COST_ENGINE.queue.visibility_timeout_seconds
+    assert function["Timeout"] == timeout
+    assert visibility >= 6 * timeout  # AWS guidance for SQS event sources
     assert set(function["Environment"]["Variables"]) >= {"MAIN_TABLE", "IDEMPOTENCY_TABLE"}
     (mapping,) = [
         m["Properties"]
@@ -201,5 +204,6 @@ def test_a_stalled_relay_pages_someone_on_its_iterator_age(synthesized: Synthesi
     assert (alarm["Namespace"], alarm["Statistic"]) == ("AWS/Lambda", "Maximum")
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     # milliseconds: a relay reading records older than the stuck threshold is behind
-    assert alarm["Threshold"] == STUCK_AFTER.total_seconds() * 1000
+    threshold_ms = STUCK_AFTER / timedelta(milliseconds=1)
+    assert alarm["Threshold"] == threshold_ms
     assert alarm["AlarmActions"]
