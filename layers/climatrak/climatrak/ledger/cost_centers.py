@@ -217,14 +217,13 @@ def delete_cost_center(repo: LedgerRepository, cost_center_id: str) -> None:
     """Refused (400) for the default cost centre, one with children, and one that ever carried a
     posting, an envelope, a commitment or a savings event. The rules are conditions of the
     delete itself (`in_use`, `children_count`), so a posting or a child that lands after the
-    reads below still refuses it; the children read only covers cost centres made before
-    `children_count` existed and gives the early answer."""
+    read below still refuses it; the read only gives the early answer."""
     item = require(repo.get_cost_center(cost_center_id))
     if item.is_default or item.id == default_cost_center_id(repo.tenant):
         raise DomainError("The default cost center cannot be deleted.", code="protected")
-    centers = CostCenters.load(repo)
-    if centers.children.get(item.id):
+    if (item.children_count or 0) > 0:
         raise DomainError(HAS_CHILDREN, code="protected")
     if item.in_use:
         raise DomainError(IN_USE, code="protected")
-    repo.delete_cost_center(item, parent_exists=bool(item.parent_id) and item.parent_id in centers.items)
+    parent_exists = bool(item.parent_id) and repo.get_cost_center(item.parent_id or "") is not None
+    repo.delete_cost_center(item, parent_exists=parent_exists)
