@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bench import cost_engine_bench, ingest_bench, ledger_summary_bench
+from tests.bench import alerts_bench, cost_engine_bench, ingest_bench, ledger_summary_bench
 
 
 def verdict(ok: bool) -> str:
@@ -53,6 +53,7 @@ def report_ingest(figures: dict[str, Any]) -> None:
 
 def main() -> None:
     report_ingest(ingest_bench.run())
+    alerts_bench.report(alerts_bench.run())
     ledger_summary_bench.report(ledger_summary_bench.run())
     cost_engine_bench.report(cost_engine_bench.run())
 

@@ -34,6 +34,7 @@ class RecordingAws:
         self.requests: Counter[str] = Counter()
         self.write_units = 0
         self.existing: set[str] = set()
+        self.stored: dict[tuple[str, str], dict[str, Any]] = {}
         # sizing items costs CPU: off when the benchmark measures the handler's own CPU
         self._count_write_units = count_write_units
 
@@ -52,8 +53,10 @@ class RecordingAws:
         return {}
 
     def put_item(self, **request: Any) -> dict[str, Any]:
-        self._write("dynamodb:PutItem", request, request["Item"])
-        self.existing.add(request["Item"]["sk"]["S"])
+        item = request["Item"]
+        self._write("dynamodb:PutItem", request, item)
+        self.existing.add(item["sk"]["S"])
+        self.stored[(item["pk"]["S"], item["sk"]["S"])] = item
         return {}
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +66,23 @@ class RecordingAws:
             found = [k for k in request["Keys"] if k["sk"]["S"] in self.existing]
             responses[table] = [{**k, "tag": {"S": k["sk"]["S"].split("#", 2)[2]}} for k in found]
         return {"Responses": responses}
+
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        self.requests["dynamodb:GetItem"] += 1
+        key = request["Key"]
+        item = self.stored.get((key["pk"]["S"], key["sk"]["S"]))
+        return {"Item": item} if item else {}
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> dict[str, Any]:
+        """Applies the Puts (conditions are not checked: one writer) so state reads see them."""
+        self.requests["dynamodb:TransactWriteItems"] += 1
+        for entry in TransactItems:
+            ((_, request),) = entry.items()
+            self._write("dynamodb:TransactItem", request, request.get("Item") or request["Key"])
+            item = request.get("Item")
+            if item is not None:
+                self.stored[(item["pk"]["S"], item["sk"]["S"])] = item
+        return {}
 
     def put_object(self, **request: Any) -> dict[str, Any]:
         self.requests["s3:PutObject"] += 1

@@ -70,6 +70,9 @@ EVENT_SOURCES: dict[str, str] = {
     "commitment.approved": "climatrak.ledger",
     "commitment.cancelled": "climatrak.ledger",
     "savings.event_posted": "climatrak.ledger",
+    "alert.raised": "climatrak.alerts",
+    "alert.acknowledged": "climatrak.alerts",
+    "alert.resolved": "climatrak.alerts",
 }
 
 

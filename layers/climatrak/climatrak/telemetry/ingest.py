@@ -16,6 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from climatrak.alerts.evaluator import AlertEvaluator, AssetReadings, AssetRules
 from climatrak.core.timeutil import LocalDay, now_ms
 from climatrak.telemetry.directory import DeviceBinding, DeviceDirectory
 from climatrak.telemetry.envelope import EnvelopeError, IngestMessage, decode
@@ -53,6 +54,8 @@ class BatchResult:
     rejected: Counter[str] = field(default_factory=Counter)
     lake_objects: list[str] = field(default_factory=list)
     quarantine_objects: list[str] = field(default_factory=list)
+    alerts_raised: list[int] = field(default_factory=list)
+    alerts_resolved: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -120,9 +123,11 @@ class IngestService:
         lake: LakeWriter,
         limits: IngestLimits,
         executor: ThreadPoolExecutor,
+        alerts: AlertEvaluator | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self._directory = directory
+        self._alerts = alerts
         self._store = store
         self._lake = lake
         self._limits = limits
@@ -146,6 +151,8 @@ class IngestService:
 
         tenants = self._accept(messages, now, result, quarantine)
         self._write(tenants, quarantine, result, now)
+        if self._alerts is not None:
+            self._evaluate_alerts(self._alerts, tenants, result)
         return result
 
     # -- validation and grouping (CPU only) --------------------------------------------------
@@ -286,6 +293,10 @@ class IngestService:
             digest = batch_digest([f"{r['message_id']}:{r['reason']}" for r in records])
             submit(set(), "quarantine", self._write_quarantine, tenant, day, digest, records, result)
 
+        self._settle(pending, result)
+
+    def _settle(self, pending: list[tuple[Future[Any], set[str], str]], result: BatchResult) -> None:
+        """Wait for the writes; a failed write fails (redelivers) the messages it carried."""
         for future, owners, what in pending:
             error = future.exception()
             if error is not None:
@@ -295,6 +306,44 @@ class IngestService:
                 result.failed_message_ids |= owners
                 if not owners:  # a lost quarantine record must not be acknowledged either
                     raise error
+
+    def _evaluate_alerts(self, alerts: AlertEvaluator, tenants: dict[str, _TenantBatch], result: BatchResult) -> None:
+        """After the readings are stored: each asset with rules, its readings in time order.
+
+        An asset's devices are evaluated together (one state item per asset)."""
+        pending: list[tuple[Future[Any], set[str], str]] = []
+        for tenant, batch in tenants.items():
+            by_asset: dict[int, list[_DeviceBatch]] = {}
+            for device in batch.devices.values():
+                if device.binding.asset_id is not None:
+                    by_asset.setdefault(device.binding.asset_id, []).append(device)
+            for asset_id, devices in by_asset.items():
+                rules = alerts.rules_of(tenant, asset_id)
+                if not rules.conditions:
+                    continue
+                readings = AssetReadings(asset_id)
+                owners: set[str] = set()
+                for device in devices:
+                    owners |= device.message_ids
+                    device_id = device.binding.device_id
+                    # device.latest has every sensor the device sent in this batch
+                    for tag in device.latest:
+                        if rules.watches(device_id, tag):
+                            readings.series[(device_id, tag)] = [
+                                (ts, values[tag]) for ts, values in sorted(device.instants.items()) if tag in values
+                            ]
+                if readings.series:
+                    future = self._executor.submit(self._evaluate_asset, alerts, tenant, rules, readings, result)
+                    pending.append((future, owners, "alerts"))
+        self._settle(pending, result)
+
+    @staticmethod
+    def _evaluate_asset(
+        alerts: AlertEvaluator, tenant: str, rules: AssetRules, readings: AssetReadings, result: BatchResult
+    ) -> None:
+        outcome = alerts.evaluate(tenant, rules, readings)
+        result.alerts_raised.extend(outcome.raised)
+        result.alerts_resolved.extend(outcome.resolved)
 
     def _write_day(self, tenant: str, day: str, owners: set[str], columns: RawColumns, result: BatchResult) -> None:
         result.lake_objects.append(self._lake.write_raw(tenant, day, batch_digest(sorted(owners)), columns))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from climatrak.alerts.evaluator import AlertEngine, AlertEvaluator, AlertStore, RuleSource
 from climatrak.core import aws
 from climatrak.core.config import Settings
 from climatrak.telemetry.directory import DeviceDirectory
@@ -26,4 +27,12 @@ def build_ingest_service(settings: Settings) -> IngestService:
             max_age_ms=settings.reading_max_age_days * 86_400_000,
         ),
         executor=ThreadPoolExecutor(max_workers=WRITE_CONCURRENCY, thread_name_prefix="ingest-write"),
+        alerts=build_alert_evaluator(dynamodb, settings),
+    )
+
+
+def build_alert_evaluator(dynamodb: object, settings: Settings) -> AlertEvaluator:
+    return AlertEvaluator(
+        RuleSource(dynamodb, settings.main_table, ttl_seconds=settings.alert_rules_cache_seconds),
+        AlertEngine(AlertStore(dynamodb, settings.main_table)),
     )
