@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from climatrak.core.http import build_resolver, json_response, normalise_path
 
 from . import (
+    alerts_routes,
     cmms_routes,
     events_routes,
     ledger_routes,
@@ -35,11 +36,12 @@ app.include_router(cmms_routes.router)
 app.include_router(ledger_routes.router)
 app.include_router(ledger_transactions_routes.router)
 app.include_router(events_routes.router)
+app.include_router(alerts_routes.router)
 app.configure_openapi(
     title="ClimaTrak Cloud API",
     version="1.0.0",
     description=(
-        "HVAC operations: registry, telemetry, CMMS work orders, TrakLedger and events. "
+        "HVAC operations: registry, telemetry, CMMS work orders, TrakLedger, TrakSense alerts and events. "
         "Bearer JWT (Cognito; locally `climatrak local token`)."
     ),
     servers=[Server(url="/api")],

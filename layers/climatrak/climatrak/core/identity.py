@@ -47,6 +47,10 @@ class Permission(StrEnum):
     COMMITMENT_APPROVE = "ledger:commitment:approve"
     MONTH_LOCK = "ledger:month:lock"
     EVENTS_ADMIN = "events:admin"
+    ALERTS_READ = "alerts:read"
+    # alert rules (create, edit, toggle, delete) and alert actions (acknowledge, resolve, link a
+    # work order, delete)
+    ALERTS_MANAGE = "alerts:manage"
 
 
 _EVERYONE = frozenset(Role)
@@ -67,6 +71,8 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.COMMITMENT_APPROVE: _MANAGERS,
     Permission.MONTH_LOCK: _ADMINS,
     Permission.EVENTS_ADMIN: _ADMINS,
+    Permission.ALERTS_READ: _EVERYONE,
+    Permission.ALERTS_MANAGE: _MANAGERS,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -84,13 +84,12 @@ ASSET_ORDERINGS = {"tag", "name", "status", "health_score", "created_at"}
 DEVICE_ORDERINGS = {"name", "created_at", "last_seen", "serial_number", "id"}
 
 
-def _active_alerts_none(repo: RegistryRepository, asset_tags: Iterable[str]) -> Mapping[str, int]:
-    return {}
+def active_alert_counts(repo: RegistryRepository, asset_tags: Iterable[str]) -> Mapping[str, int]:
+    """Active (unacknowledged, unresolved) alerts per asset tag."""
+    # imported here: the alerts module builds on the registry, not the other way round
+    from climatrak.alerts.logic import active_alert_counts as counts
 
-
-# Active (unacknowledged, unresolved) alerts per asset tag. The alerts module replaces this
-# hook when it lands; until then no asset has alerts.
-active_alert_counts: Callable[[RegistryRepository, Iterable[str]], Mapping[str, int]] = _active_alerts_none
+    return counts(repo, asset_tags)
 
 
 # ---- small helpers ---------------------------------------------------------------------------
