@@ -7,7 +7,7 @@ reads as what the function does and cdk-nag has no wildcard to acknowledge.
 
 from __future__ import annotations
 
-from aws_cdk import Fn
+from aws_cdk import Aws, Fn
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -33,6 +33,9 @@ KEY_DECRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 KEY_ENCRYPT_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 # S3 SSE-KMS: PutObject needs a data key; multipart uploads also decrypt it.
 OBJECT_PUT_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload")
+# Topics created on first use (CreateTopic is idempotent: it returns an existing topic's ARN);
+# CreateTopic with Tags also needs TagResource.
+TOPIC_ACTIONS = ("sns:CreateTopic", "sns:GetTopicAttributes", "sns:Publish", "sns:TagResource")
 
 
 def _allow(role: iam.IRole, actions: tuple[str, ...], resources: list[str]) -> None:
@@ -84,3 +87,18 @@ def grant_object_put(role: iam.IRole, bucket_arn_export: str, prefix: str, key: 
 def object_put_finding(bucket_arn_export: str, prefix: str) -> str:
     """The cdk-nag IAM5 finding id for `grant_object_put`'s (unavoidable) object-key wildcard."""
     return f"AwsSolutions-IAM5[Resource::{bucket_arn_export}/{prefix}*]"
+
+
+def topics_arn_pattern(name_prefix: str) -> str:
+    """Every SNS topic of this account and region whose name starts with `{name_prefix}-`."""
+    return f"arn:{Aws.PARTITION}:sns:{Aws.REGION}:{Aws.ACCOUNT_ID}:{name_prefix}-*"
+
+
+def grant_topics_by_prefix(role: iam.IRole, name_prefix: str) -> None:
+    """Create, inspect and publish to topics named `{name_prefix}-...` only (e.g. one per tenant)."""
+    _allow(role, TOPIC_ACTIONS, [topics_arn_pattern(name_prefix)])
+
+
+def topics_by_prefix_finding(name_prefix: str) -> str:
+    """The cdk-nag IAM5 finding id for `grant_topics_by_prefix`'s topic-name wildcard."""
+    return f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sns:<AWS::Region>:<AWS::AccountId>:{name_prefix}-*]"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aws_cdk import RemovalPolicy
 from constructs import Node
 
+from climatrak.core.resources import ALERTS_TOPIC_PREFIX
 from infra_cdk.layer import LayerDirs
 
 PROD_STAGES = frozenset({"prod", "production"})
@@ -35,6 +36,11 @@ class StageConfig:
 
     def resource_prefix(self) -> str:
         return f"climatrak-{self.name}"
+
+    def alerts_topic_prefix(self) -> str:
+        # Topics are created at run time by name, so two stages in one account would share a
+        # tenant's topic (and its subscribers) without the stage in the name.
+        return f"{ALERTS_TOPIC_PREFIX}-{self.name}"
 
     @classmethod
     def from_context(cls, node: Node) -> StageConfig:

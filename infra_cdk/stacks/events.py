@@ -1,7 +1,9 @@
-"""Events stack: the bus (archived), the outbox relay and one consumer per ConsumerSpec.
+"""Events stack: the bus (archived), the outbox relay, one consumer per ConsumerSpec and one
+scheduled function per ScheduleSpec.
 
 Main table stream --(filter: outbox items waiting)--> relay function --> bus (archive)
 bus --rule per consumer--> consumer queue (DLQ after maxReceiveCount) --> consumer function
+default bus --schedule rule (rate)--> scheduled function (e.g. the alerts' no-data check)
 
 The relay's stream filter, the rules' patterns and the consumers come from the same code the
 local runtime uses (climatrak.events.stream, climatrak.events.routing, climatrak.core.resources).
@@ -21,13 +23,30 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from climatrak.core.resources import CONSUMERS, EVENT_BUS, IDEMPOTENCY_TABLE, MAIN_TABLE, ConsumerSpec
+from climatrak.core.resources import (
+    ALERTS_TOPIC_PREFIX_ENV_VAR,
+    CONSUMERS,
+    EVENT_BUS,
+    IDEMPOTENCY_TABLE,
+    MAIN_TABLE,
+    SCHEDULES,
+    TELEMETRY_TABLE,
+    ConsumerSpec,
+    ScheduleSpec,
+)
 from climatrak.events.relay import RELAY_BATCH_SIZE, RELAY_STREAM_RETRY_ATTEMPTS, RELAY_TIMEOUT_SECONDS
 from climatrak.events.repository import STUCK_AFTER
 from climatrak.events.routing import consumer_event_pattern
 from climatrak.events.stream import OUTBOX_STREAM_FILTER
 from infra_cdk.function import METRICS_NAMESPACE, ClimatrakFunction, ClimatrakLayers
-from infra_cdk.grants import grant_item_update, grant_stream_read, grant_table_read_write
+from infra_cdk.grants import (
+    grant_item_update,
+    grant_stream_read,
+    grant_table_read,
+    grant_table_read_write,
+    grant_topics_by_prefix,
+    topics_by_prefix_finding,
+)
 from infra_cdk.nag import acknowledge
 from infra_cdk.stacks.data import DataStack
 from infra_cdk.stage import StageConfig
@@ -43,8 +62,20 @@ RELAY_ITERATOR_AGE_ALARM = Duration.seconds(int(STUCK_AFTER.total_seconds()))
 ITERATOR_AGE_PERIOD = Duration.minutes(5)
 
 
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
 def encrypted_queue(scope: Construct, construct_id: str, **kwargs: Any) -> sqs.Queue:
     return sqs.Queue(scope, construct_id, encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, **kwargs)
+
+
+def handler_directory(name: str, handler: str) -> str:
+    """The functions/ directory of a spec's handler, which must be `<dir>.handler.handler`."""
+    directory, module, attribute = handler.split(".")
+    if (module, attribute) != ("handler", "handler"):
+        raise ValueError(f"{name}: handler must be <dir>.handler.handler, not {handler}")
+    return directory
 
 
 def failed_events_metric(service: str) -> cloudwatch.Metric:
@@ -101,13 +132,12 @@ class EventConsumer(Construct):
             ],
         )
 
-        directory, module, attribute = spec.handler.split(".")
-        if (module, attribute) != ("handler", "handler"):
-            raise ValueError(f"consumer {spec.name}: handler must be <dir>.handler.handler, not {spec.handler}")
+        if spec.needs_alert_topics:
+            environment = {**environment, ALERTS_TOPIC_PREFIX_ENV_VAR: stage.alerts_topic_prefix()}
         self.function = ClimatrakFunction(
             self,
             "Function",
-            name=directory,
+            name=handler_directory(f"consumer {spec.name}", spec.handler),
             stage=stage,
             layers=layers.common(),
             environment=environment,
@@ -120,11 +150,66 @@ class EventConsumer(Construct):
         role = self.function.role
         grant_table_read_write(role, data.main_table, MAIN_TABLE, data.key)
         grant_table_read_write(role, data.tables[IDEMPOTENCY_TABLE.logical_id], IDEMPOTENCY_TABLE, data.key)
+        if spec.needs_alert_topics:
+            prefix = stage.alerts_topic_prefix()
+            grant_topics_by_prefix(role, prefix)
+            acknowledge(
+                role,
+                topics_by_prefix_finding(prefix),
+                "Per-tenant alert topics are created at run time; the wildcard covers only this "
+                "stage's alert topic names.",
+            )
         acknowledge(
             self.dead_letter_queue,
             "AwsSolutions-SQS3",
             "It is the DLQ of the consumer queue and of the rule's target, watched by an alarm.",
         )
+
+
+class ScheduledFunction(Construct):
+    """One ScheduleSpec: a rate rule on the default bus invoking its function.
+
+    Scheduled functions read and write the Main table (its indexes included) and read the
+    Telemetry table; nothing else.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: ScheduleSpec,
+        stage: StageConfig,
+        layers: ClimatrakLayers,
+        data: DataStack,
+        environment: dict[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.spec = spec
+        telemetry = data.tables[TELEMETRY_TABLE.logical_id]
+        self.function = ClimatrakFunction(
+            self,
+            "Function",
+            name=handler_directory(f"schedule {spec.name}", spec.handler),
+            stage=stage,
+            layers=layers.common(),
+            environment={**environment, TELEMETRY_TABLE.env_var: telemetry.table_name},
+            timeout=Duration.seconds(spec.timeout_seconds),
+            description=f"Scheduled {spec.name}: every {spec.rate_minutes} min",
+        )
+        # A failed run is not retried: the next run, one period later, does the same work.
+        period = Duration.minutes(spec.rate_minutes)
+        self.function.function.configure_async_invoke(retry_attempts=0, max_event_age=period)
+        self.rule = events.Rule(
+            self,
+            "Schedule",
+            description=f"Runs {spec.name} every {spec.rate_minutes} min",
+            schedule=events.Schedule.rate(period),
+            targets=[targets.LambdaFunction(self.function.function, max_event_age=period, retry_attempts=0)],
+        )
+        role = self.function.role
+        grant_table_read_write(role, data.main_table, MAIN_TABLE, data.key)
+        grant_table_read(role, telemetry, TELEMETRY_TABLE, data.key)
 
 
 class EventsStack(Stack):
@@ -171,6 +256,18 @@ class EventsStack(Stack):
                 environment=environment,
             )
             for spec in CONSUMERS
+        ]
+        self.schedules = [
+            ScheduledFunction(
+                self,
+                f"{_pascal(spec.name)}Schedule",
+                spec=spec,
+                stage=stage,
+                layers=layers,
+                data=data,
+                environment=environment,
+            )
+            for spec in SCHEDULES
         ]
 
     def _relay(self, data: DataStack, layers: ClimatrakLayers, environment: dict[str, str]) -> ClimatrakFunction:
@@ -222,6 +319,7 @@ class EventsStack(Stack):
     def functions(self) -> list[tuple[str, ClimatrakFunction]]:
         named = [("Relay", self.relay)]
         named += [(f"{c.spec.queue.logical_id.removesuffix('Queue')}Consumer", c.function) for c in self.consumers]
+        named += [(f"{_pascal(s.spec.name)}Schedule", s.function) for s in self.schedules]
         return named
 
     def stream_lag_alarms(self) -> list[tuple[str, cloudwatch.IMetric, float]]:

@@ -35,9 +35,11 @@ app = typer.Typer(
 local_app = typer.Typer(help="The local runtime (everything on this machine, no AWS).", no_args_is_help=True)
 tenants_app = typer.Typer(help="Tenants.", no_args_is_help=True)
 events_app = typer.Typer(help="Events: the outbox, its delivery state, retries and replays.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alerts: their scheduled checks.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(events_app, name="events")
+app.add_typer(alerts_app, name="alerts")
 
 
 class CliError(Exception):
@@ -127,6 +129,7 @@ def local_up(
         runtime.start()
     except Exception as error:
         raise fail(f"could not start the local runtime: {error}") from None
+    show_notifications(runtime)
     pid = os.getpid()
     try:
         state.write_state(
@@ -153,6 +156,15 @@ def local_up(
         runtime.stop()
         state.clear_state(pid)
     typer.echo("stopped")
+
+
+def show_notifications(runtime: Any) -> None:
+    """Print what the alert notifier sends, or would send (SMS, WhatsApp), in this terminal:
+    its log lines at INFO while everything else stays at WARNING."""
+    from climatrak.core.resources import ALERT_NOTIFIER
+
+    runtime.handler(ALERT_NOTIFIER.name)  # imports the function, which sets its logger up
+    logging.getLogger(ALERT_NOTIFIER.name).setLevel(logging.INFO)
 
 
 @local_app.command("token")
@@ -338,6 +350,27 @@ def events_replay(
     print_json(result.model_dump(mode="json"))
     if result.failed:
         raise typer.Exit(1)
+
+
+# -- climatrak alerts --------------------------------------------------------------------------
+
+
+@alerts_app.command("check-no-data")
+def alerts_check_no_data() -> None:
+    """Run the "no data" rule check once, now, against the running local runtime.
+
+    The runtime also runs it every minute; this runs its handler in this process, with the
+    runtime's environment."""
+    from climatrak.core.resources import NO_DATA_CHECK
+    from climatrak_local.lambda_invoke import resolve_handler
+    from climatrak_local.runtime import invoke_schedule
+
+    with user_errors():
+        if TARGET["target"] != "local":
+            raise CliError("check-no-data runs against the local runtime; on AWS its schedule rule runs it")
+        connect()
+        result = invoke_schedule(NO_DATA_CHECK, resolve_handler(f"functions.{NO_DATA_CHECK.handler}"))
+    print_json({"schedule": NO_DATA_CHECK.name, "result": result})
 
 
 # -- climatrak demo ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ moto (server mode) stands in for DynamoDB (with streams), S3, SQS and EventBridg
 deliver to the consumers' queues); an HTTP server emulates API Gateway with a local JWT issuer
 in place of Cognito; an MQTT broker emulates IoT Core and its topic rule; pollers emulate
 Lambda's event source mappings (SQS queues, the Main table stream) and invoke the real handlers
-in-process.
+in-process; timer threads emulate EventBridge schedules (the alerts' no-data check).
 Handlers reach moto through AWS_ENDPOINT_URL, exactly as they reach AWS without it.
 """
 
@@ -15,10 +15,12 @@ import os
 import secrets
 import threading
 import time
+import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -28,6 +30,8 @@ from moto.server import ThreadedMotoServer
 from climatrak.core import aws
 from climatrak.core.config import Settings
 from climatrak.core.resources import (
+    ALERTS_TOPIC_PREFIX,
+    ALERTS_TOPIC_PREFIX_ENV_VAR,
     BUCKETS,
     CONSUMERS,
     EVENT_BUS,
@@ -35,15 +39,17 @@ from climatrak.core.resources import (
     INGEST_FUNCTION_TIMEOUT_SECONDS,
     INGEST_QUEUE,
     MAIN_TABLE,
+    SCHEDULES,
     TABLES,
     QueueSpec,
+    ScheduleSpec,
 )
 from climatrak.events.relay import RELAY_BATCH_SIZE, RELAY_STREAM_RETRY_ATTEMPTS, RELAY_TIMEOUT_SECONDS
 from climatrak.events.stream import OUTBOX_STREAM_FILTER
 from climatrak_local import tokens
 from climatrak_local.activity import Activity
 from climatrak_local.apigw import ApiGateway, ApiServer
-from climatrak_local.lambda_invoke import REGION, Handler, HandlerRef, resolve_handler
+from climatrak_local.lambda_invoke import ACCOUNT_ID, REGION, Handler, HandlerRef, LambdaContext, resolve_handler
 from climatrak_local.mqtt import MqttBroker, SqsRuleAction
 from climatrak_local.pollers import SqsPoller
 from climatrak_local.provision import dead_letter_queue_name, provision_all
@@ -58,6 +64,8 @@ DEFAULT_HANDLERS: dict[str, str] = {
     "relay": "functions.relay.handler.handler",
     # every event consumer, by its ConsumerSpec name
     **{consumer.name: f"functions.{consumer.handler}" for consumer in CONSUMERS},
+    # every scheduled function, by its ScheduleSpec name
+    **{schedule.name: f"functions.{schedule.handler}" for schedule in SCHEDULES},
 }
 
 
@@ -82,6 +90,76 @@ LOCAL_BATCHING_WINDOW_SECONDS = 0.5
 LOCAL_VISIBILITY_TIMEOUT_SECONDS = 5
 
 
+def scheduled_event(spec: ScheduleSpec, now: datetime | None = None) -> dict[str, Any]:
+    """The event an EventBridge schedule rule delivers (AWS's own shape: `time` in whole seconds)."""
+    instant = (now or datetime.now(UTC)).astimezone(UTC)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": instant.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/climatrak-local-{spec.name.replace('_', '-')}"],
+        "detail": {},
+    }
+
+
+def invoke_schedule(spec: ScheduleSpec, handler: Handler, now: datetime | None = None) -> Any:
+    """One run of a scheduled function, in-process, as its rule would invoke it."""
+    context = LambdaContext(function_name=f"climatrak-local-{spec.name}", timeout_seconds=spec.timeout_seconds)
+    return handler(scheduled_event(spec, now), context)
+
+
+def schedule_period(spec: ScheduleSpec, override_seconds: float | None) -> float:
+    """Seconds between runs: the spec's rate unless overridden; 0 means never."""
+    if override_seconds is None:
+        return spec.rate_minutes * 60.0
+    if override_seconds < 0:
+        raise ValueError(f"schedule period must be >= 0, not {override_seconds}")
+    return float(override_seconds)
+
+
+class ScheduleTimer:
+    """An EventBridge rate schedule, emulated: a thread running one schedule every period.
+
+    The first run comes one period after start (as after creating a rule). A run that raises is
+    logged and not retried (the deployed function has no async retries either): the next one
+    does the same work.
+    """
+
+    def __init__(self, spec: ScheduleSpec, *, period_seconds: float, run: Callable[[ScheduleSpec], Any]) -> None:
+        if period_seconds <= 0:
+            raise ValueError(f"schedule {spec.name}: period must be > 0")
+        self.spec = spec
+        self.period_seconds = period_seconds
+        self._run_once = run
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"schedule-{spec.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.period_seconds):
+            try:
+                self._run_once(self.spec)
+            except Exception:
+                if self._stopping.is_set():
+                    return  # the endpoint went away during shutdown
+                logger.exception("scheduled %s failed; next run in %s s", self.spec.name, self.period_seconds)
+
+
 class LocalRuntime:
     """Starts everything on 127.0.0.1. Port 0 means "pick a free port"; read the chosen ports
     back from `api_port`, `mqtt_port` and `moto_port` after `start()`."""
@@ -97,9 +175,22 @@ class LocalRuntime:
         visibility_timeout_seconds: int = LOCAL_VISIBILITY_TIMEOUT_SECONDS,
         batching_window_seconds: float = LOCAL_BATCHING_WINDOW_SECONDS,
         extra_env: Mapping[str, str] | None = None,
+        schedules: Sequence[ScheduleSpec] = SCHEDULES,
+        schedule_period_seconds: float | None = None,
     ) -> None:
+        """`schedule_period_seconds` overrides every schedule's rate (None: the spec's rate,
+        0: no timers; `run_schedule` still works). Tiny periods keep the runtime busy, so
+        `wait_until_idle` may not find a quiet moment."""
         self.jwt_secret = jwt_secret or secrets.token_urlsafe(32)
-        self._handlers: dict[str, HandlerRef] = {**DEFAULT_HANDLERS, **(handlers or {})}
+        self._schedules = {spec.name: spec for spec in schedules}
+        self._schedule_periods = {
+            name: schedule_period(spec, schedule_period_seconds) for name, spec in self._schedules.items()
+        }
+        self._handlers: dict[str, HandlerRef] = {
+            **DEFAULT_HANDLERS,
+            **{spec.name: f"functions.{spec.handler}" for spec in schedules},
+            **(handlers or {}),
+        }
         self._requested = {"api": api_port, "mqtt": mqtt_port, "moto": moto_port}
         self._visibility_timeout = visibility_timeout_seconds
         self._batching_window = batching_window_seconds
@@ -111,6 +202,7 @@ class LocalRuntime:
         self._rule_action: SqsRuleAction | None = None
         self._pollers: list[SqsPoller] = []
         self._stream_poller: DynamoStreamPoller | None = None
+        self._timers: list[ScheduleTimer] = []
         self._saved_env: dict[str, str | None] = {}
         self._lock = threading.Lock()
         self.environment: dict[str, str] = {}
@@ -146,6 +238,7 @@ class LocalRuntime:
             self._apply_environment()  # now with the queue URLs
             self._start_mqtt()
             self._start_pollers()
+            self._start_schedules()
             self._api.start()
         except BaseException:
             self.stop()
@@ -164,6 +257,9 @@ class LocalRuntime:
         if self._rule_action is not None:
             self._rule_action.stop()
             self._rule_action = None
+        for timer in self._timers:
+            timer.stop()
+        self._timers = []
         if self._stream_poller is not None:
             self._stream_poller.stop()
             self._stream_poller = None
@@ -203,6 +299,15 @@ class LocalRuntime:
             poller.start()
             self._pollers.append(poller)
 
+    def _start_schedules(self) -> None:
+        for name, spec in self._schedules.items():
+            period = self._schedule_periods[name]
+            if period == 0:
+                continue
+            timer = ScheduleTimer(spec, period_seconds=period, run=lambda spec: self.run_schedule(spec.name))
+            timer.start()
+            self._timers.append(timer)
+
     def _start_stream_poller(self) -> None:
         """The relay's event source mapping: Main table stream, outbox items waiting, batches of 10."""
         stream_arn = self.client("dynamodb").describe_table(TableName=MAIN_TABLE.local_name)["Table"]["LatestStreamArn"]
@@ -236,10 +341,13 @@ class LocalRuntime:
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             "LOCAL_JWT_SECRET": self.jwt_secret,
             "PUBLIC_BASE_URL": self.api_url,
+            # a rule saved through the API is evaluated by ingest within seconds
+            "ALERT_RULES_CACHE_SECONDS": "5",
         }
         env.update({table.env_var: table.local_name for table in TABLES})
         env.update({bucket.env_var: bucket.local_name for bucket in BUCKETS})
         env[EVENT_BUS.env_var] = EVENT_BUS.local_name
+        env[ALERTS_TOPIC_PREFIX_ENV_VAR] = ALERTS_TOPIC_PREFIX
         env.update(self.queue_urls)
         env.update(self._extra_env)
         return env
@@ -268,6 +376,19 @@ class LocalRuntime:
         with self._lock:
             ref = self._handlers[function]
         return resolve_handler(ref)
+
+    def run_schedule(self, name: str, now: datetime | None = None) -> Any:
+        """Runs a scheduled function once, now, and returns what it returned (its errors raise)."""
+        spec = self._schedules.get(name)
+        if spec is None:
+            raise KeyError(f"unknown schedule {name!r}; known: {sorted(self._schedules)}")
+        with self._activity.running():
+            return invoke_schedule(spec, self.handler(name), now)
+
+    @property
+    def schedule_timers(self) -> list[ScheduleTimer]:
+        """The running schedule timers (none before `start()`, after `stop()`, or with period 0)."""
+        return list(self._timers)
 
     @contextmanager
     def use_handlers(self, **overrides: HandlerRef) -> Iterator[None]:

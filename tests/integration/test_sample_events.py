@@ -75,3 +75,12 @@ def test_the_consumer_sample_carries_the_envelope(settings: Settings, clean_aws:
     (envelope,) = seen
     assert (envelope.event_name, envelope.tenant_id, envelope.aggregate.id) == ("work_order.closed", "umc", "17")
     assert envelope.data["labor"][0]["hours"] == "2.50"
+
+
+def test_the_schedule_sample_runs_the_no_data_check(settings: Settings, clean_aws: None) -> None:
+    from functions.alerts_no_data import handler as no_data_handler
+
+    no_data_handler.checker.cache_clear()
+    result = no_data_handler.handler(load("schedule_no_data.json"), LambdaContextStub())  # type: ignore[arg-type]
+
+    assert result == {"raised": [], "resolved": []}  # no tenant watches a sensor yet

@@ -521,6 +521,34 @@ def _stored_changes(changes: Mapping[str, Any], tz: str) -> dict[str, Any]:
     return stored
 
 
+def new_work_order(
+    repo: CmmsRepository,
+    look: Lookup,
+    asset: AssetItem,
+    status: str,
+    created_by: int | None,
+    created_by_name: str,
+    now: str,
+) -> WorkOrderItem:
+    """A new work order of the asset, with its id and its `OS{YYYYMM}{seq}` number (the month
+    in the tenant's time zone) allocated; not yet stored."""
+    yyyymm = month_of(now, look.tz).replace("-", "")
+    work_order_id = repo.new_work_order_id()
+    number = f"OS{yyyymm}{repo.next_number_sequence(yyyymm):04d}"
+    return WorkOrderItem(
+        id=work_order_id,
+        number=number,
+        asset_id=int(asset.id),
+        asset_tag=asset.tag,
+        asset_name=asset.name,
+        status=status,
+        created_by=created_by,
+        created_by_name=created_by_name,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def create_work_order(repo: CmmsRepository, caller: Principal, caller_name: str, body: WorkOrderCreate) -> WorkOrder:
     look = Lookup(repo)
     asset = _require_asset(look, body.asset)
@@ -530,20 +558,7 @@ def create_work_order(repo: CmmsRepository, caller: Principal, caller_name: str,
     if body.completed_at is not None:
         raise DomainError("Set by completing the work order.", field="completed_at")
     now = utc_now_iso()
-    yyyymm = month_of(now, look.tz).replace("-", "")
-    work_order_id = repo.new_work_order_id()
-    number = f"OS{yyyymm}{repo.next_number_sequence(yyyymm):04d}"
-    item = WorkOrderItem(
-        id=work_order_id,
-        number=number,
-        asset_tag=asset.tag,
-        asset_name=asset.name,
-        status=status,
-        created_by=caller.user_id or None,
-        created_by_name=caller_name,
-        created_at=now,
-        updated_at=now,
-    )
+    item = new_work_order(repo, look, asset, status, caller.user_id or None, caller_name, now)
     for name, value in _stored_changes(body.model_dump(exclude_none=True), look.tz).items():
         setattr(item, name, value)
     if status == IN_PROGRESS and item.started_at is None:

@@ -134,6 +134,11 @@ class CmmsRepository:
         item.pk, item.sk = self.pk, self.work_order_sk(int(item.id))
         item.save(condition=WorkOrderItem.pk.does_not_exist())
 
+    def add_work_order(self, transaction: TransactWrite, item: WorkOrderItem) -> None:
+        """Create the work order inside the caller's transaction (with what it is created for)."""
+        item.pk, item.sk = self.pk, self.work_order_sk(int(item.id))
+        transaction.save(item, condition=WorkOrderItem.pk.does_not_exist())
+
     def save_work_order(self, item: WorkOrderItem, condition: Condition | None = None) -> None:
         """Write back a work order read earlier (version-checked, plus `condition`)."""
         try:

@@ -35,6 +35,11 @@ class Settings(BaseModel):
     public_base_url: str = ""
     # Browser origins allowed to call the API with credentials (comma-separated).
     cors_origins: str = "http://localhost:5173"
+    # Per-tenant alert e-mail topics are `{prefix}-{tenant}`; CDK sets a stage-scoped prefix.
+    alerts_topic_prefix: str = "climatrak-alerts"
+    # Ingest keeps an asset's alert rules this long per container (one query per asset and
+    # period): a rule edit reaches the evaluation within it. The local runtime uses 5.
+    alert_rules_cache_seconds: float = Field(default=60.0, ge=0)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

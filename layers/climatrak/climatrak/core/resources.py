@@ -121,6 +121,9 @@ class ConsumerSpec:
     event_names: tuple[str, ...]
     batch_size: int = 10
     timeout_seconds: int = 30
+    # Creates and publishes to the per-tenant alert topics (`{prefix}-{tenant}`): CDK sets a
+    # stage-scoped ALERTS_TOPIC_PREFIX and grants SNS on topics under that prefix only.
+    needs_alert_topics: bool = False
 
 
 COST_ENGINE = ConsumerSpec(
@@ -136,9 +139,61 @@ COST_ENGINE = ConsumerSpec(
     event_names=("work_order.closed", "commitment.approved", "commitment.cancelled"),
 )
 
-CONSUMERS: tuple[ConsumerSpec, ...] = (COST_ENGINE,)
+# Opens the work order of a raised alert (once per episode), and resolves the alerts linked
+# to a work order when it is completed.
+ALERT_ACTIONS = ConsumerSpec(
+    name="alert_actions",
+    handler="alert_actions.handler.handler",
+    queue=QueueSpec(
+        logical_id="AlertActionsQueue",
+        env_var="ALERT_ACTIONS_QUEUE_URL",
+        local_name="climatrak-alert-actions",
+        visibility_timeout_seconds=180,
+        max_receive_count=5,
+    ),
+    event_names=("alert.raised", "work_order.closed"),
+)
+
+# E-mails a raised alert through its tenant's SNS topic (created on first use).
+ALERT_NOTIFIER = ConsumerSpec(
+    name="alert_notifier",
+    handler="alert_notifier.handler.handler",
+    queue=QueueSpec(
+        logical_id="AlertNotifierQueue",
+        env_var="ALERT_NOTIFIER_QUEUE_URL",
+        local_name="climatrak-alert-notifier",
+        visibility_timeout_seconds=180,
+        max_receive_count=5,
+    ),
+    event_names=("alert.raised",),
+    needs_alert_topics=True,
+)
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (COST_ENGINE, ALERT_ACTIONS, ALERT_NOTIFIER)
 
 QUEUES: tuple[QueueSpec, ...] = (INGEST_QUEUE, *(consumer.queue for consumer in CONSUMERS))
+
+# Per-tenant SNS topics for alert e-mails are named `{prefix}-{tenant}` (Settings.alerts_topic_prefix).
+ALERTS_TOPIC_PREFIX = "climatrak-alerts"
+ALERTS_TOPIC_PREFIX_ENV_VAR = "ALERTS_TOPIC_PREFIX"
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A function run on a fixed rate: an EventBridge schedule on AWS, a timer thread locally."""
+
+    name: str
+    handler: str  # dotted path under functions/, e.g. "alerts_no_data.handler.handler"
+    rate_minutes: int
+    timeout_seconds: int = 60
+
+
+# Fires "no data" alert rules whose sensors stopped reporting.
+NO_DATA_CHECK = ScheduleSpec(
+    name="alerts_no_data", handler="alerts_no_data.handler.handler", rate_minutes=1, timeout_seconds=60
+)
+
+SCHEDULES: tuple[ScheduleSpec, ...] = (NO_DATA_CHECK,)
 
 # The MQTT topic devices publish on, and the IoT rule that routes it to the ingest queue.
 TELEMETRY_TOPIC_FILTER = "tenants/+/sites/+/assets/+/telemetry"
