@@ -4,7 +4,9 @@ A hospital tenant with a site, four HVAC assets and their devices is registered 
 a simulated fleet publishes yesterday's 1-minute telemetry over real MQTT (both payload formats,
 plus a few bad messages on purpose) and a gateway posts signed messages to POST /ingest. Once
 the pipeline is idle the demo summarises what was stored and rejected, reads data back through
-the API, and runs a SQL query over the Parquet lake with DuckDB. Then maintenance work turns into
+the API, and runs a SQL query over the Parquet lake with DuckDB. Alert rules saved after the first
+hour catch the afternoon's chiller fault (demo_alerts): alerts raised and resolved, the work
+order one of them opened, the notifications. Then maintenance work turns into
 money (demo_finance): a budget, rate cards, a commitment, work orders closed, the cost engine's
 postings and the month's budget summary.
 """
@@ -16,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -29,7 +31,7 @@ from rich.table import Table
 from climatrak.core.errors import DomainError
 from climatrak.core.resources import INGEST_QUEUE, LAKE_BUCKET
 from climatrak.telemetry.signing import sign
-from climatrak_local import demo_finance, lake
+from climatrak_local import demo_alerts, demo_finance, lake
 from climatrak_local.api_client import ApiClient, DemoError
 from climatrak_local.runtime import LocalRuntime
 from climatrak_local.simulator import (
@@ -196,11 +198,19 @@ def wait_for_backlog_below(sqs: Any, queue_url: str, limit: int, timeout: float)
 
 
 def publish_day(
-    runtime: LocalRuntime, registry: Registry, day: date, console: Console, stats: Stats
+    runtime: LocalRuntime,
+    registry: Registry,
+    day: date,
+    console: Console,
+    stats: Stats,
+    after_first_hour: Callable[[], None],
 ) -> list[BadMessage]:
+    """The day over MQTT; after its first hour is ingested, `after_first_hour` (the alert rules:
+    the API only accepts rules on sensors that exist, and ingest creates them)."""
     start_ms, _ = day_bounds_ms(day, TIMEZONE)
     messages = fleet_messages(registry.devices, start_ms)
     bad = make_bad_messages(registry.devices, start_ms, int(time.time() * 1000))
+    first_hour = 60 * len(registry.devices)
     # the bad ones go out mid-day, among the good ones, as they would in real life
     middle = len(messages) // 2
     outgoing = [*messages[:middle], *(item.message for item in bad), *messages[middle:]]
@@ -216,9 +226,14 @@ def publish_day(
     try:
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("publish", total=len(outgoing))
-            for start in range(0, len(outgoing), PUBLISH_CHUNK):
+            starts = [*range(0, first_hour, PUBLISH_CHUNK), *range(first_hour, len(outgoing), PUBLISH_CHUNK)]
+            ends = [*starts[1:], len(outgoing)]
+            for start, end in zip(starts, ends, strict=True):
+                if start == first_hour:
+                    runtime.wait_until_idle(timeout=IDLE_TIMEOUT_S)
+                    after_first_hour()
                 wait_for_backlog_below(sqs, queue_url, BACKLOG_LIMIT, PUBLISH_TIMEOUT_S)
-                publisher.publish_all(outgoing[start : start + PUBLISH_CHUNK])
+                publisher.publish_all(outgoing[start:end])
                 publisher.wait_acked(PUBLISH_TIMEOUT_S, lambda acked: progress.update(task, completed=acked))
     finally:
         publisher.close()
@@ -355,7 +370,8 @@ def run_demo() -> int:
         console = Console(width=110)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
-    runtime = LocalRuntime(api_port=0, mqtt_port=0)
+    # the no-data check runs once, after the day, instead of each minute (the day is a replay)
+    runtime = LocalRuntime(api_port=0, mqtt_port=0, schedule_period_seconds=0)
     try:
         with console.status("starting the local runtime (moto, API Gateway, MQTT broker, pollers)..."):
             runtime.start()
@@ -369,13 +385,14 @@ def run_demo() -> int:
             f"Simulating {day.isoformat()} ({TIMEZONE}), 1-minute telemetry from {len(registry.devices)} devices..."
         )
         stats = Stats()
-        bad = publish_day(runtime, registry, day, console, stats)
+        bad = publish_day(runtime, registry, day, console, stats, lambda: demo_alerts.create_rules(api, console))
         post_gateway(api, registry, day, console, stats)
         with console.status("waiting for the ingest pipeline to drain..."):
             runtime.wait_until_idle(timeout=IDLE_TIMEOUT_S)
         stats.idle_at = time.monotonic()
         console.print(summary_table(runtime, api, day, stats, bad))
         console.print(lake_table(runtime, day))
+        demo_alerts.report(runtime, api, TENANT, TIMEZONE, console)
         demo_finance.run_finance(runtime, api, registry.site_id, TIMEZONE, console)
     except (DemoError, PublishError, DomainError, TimeoutError, OSError) as error:
         console.print(f"[red]demo failed:[/] {error}")

@@ -27,6 +27,10 @@ Kind = Literal["chiller", "ahu", "split"]
 MINUTES_PER_DAY = 24 * 60
 DEFAULT_SEED = 2024
 SPLIT_MODEL = "Khomp ITC 200 / Split Hi-Wall 24k"
+# The day's incident: CH-002 loses a condenser fan mid-afternoon (local time) for an hour.
+FAULT_ASSET = "CH-002"
+FAULT_START_HOUR = 14.0
+FAULT_END_HOUR = 15.0
 
 
 @dataclass(frozen=True)
@@ -94,16 +98,27 @@ def _size_factor(device: SimDevice) -> float:
     return 1.0 if device.asset_tag.endswith("1") else 0.85
 
 
-def chiller_sensors(hour: float, size: float, rng: random.Random) -> list[tuple[str, float, str]]:
+def condenser_fault(device: SimDevice, hour: float) -> float:
+    """0..1: how far the faulty chiller's condenser fan failure has progressed at `hour`
+    (it builds up over 15 minutes from FAULT_START_HOUR and is reset at FAULT_END_HOUR)."""
+    if device.asset_tag != FAULT_ASSET or not FAULT_START_HOUR <= hour < FAULT_END_HOUR:
+        return 0.0
+    return min(1.0, (hour - FAULT_START_HOUR) * 4.0)
+
+
+def chiller_sensors(hour: float, size: float, rng: random.Random, fault: float = 0.0) -> list[tuple[str, float, str]]:
+    """A healthy chiller, or (fault > 0) one losing condenser capacity: warmer water both ways,
+    a straining compressor and a climbing discharge pressure."""
     load = building_load(hour) * size
-    supply = 6.8 + 0.6 * load + rng.gauss(0, 0.15)
+    supply = 6.8 + 0.6 * load + 4.5 * fault + rng.gauss(0, 0.15)
+    discharge = 950 + 12 * outdoor_temperature(hour) + 150 * load + 400 * fault
     return [
         ("temp_supply", round(supply, 2), "celsius"),
         ("temp_return", round(supply + 1.5 + 4.0 * load + rng.gauss(0, 0.2), 2), "celsius"),
         ("pressure_suction", round(340 + 40 * load + rng.gauss(0, 5), 1), "kPa"),
-        ("pressure_discharge", round(950 + 12 * outdoor_temperature(hour) + 150 * load + rng.gauss(0, 10), 1), "kPa"),
-        ("current", round(60 + 240 * load + rng.gauss(0, 4), 1), "A"),
-        ("power_kw", round(40 + 160 * load + rng.gauss(0, 3), 2), "kW"),
+        ("pressure_discharge", round(discharge + rng.gauss(0, 10), 1), "kPa"),
+        ("current", round(60 + 240 * load + 90 * fault + rng.gauss(0, 4), 1), "A"),
+        ("power_kw", round(40 + 160 * load + 45 * fault + rng.gauss(0, 3), 2), "kW"),
     ]
 
 
@@ -166,7 +181,7 @@ def device_messages(
         ts_s = start_s + minute * 60
         hour = minute / 60.0
         if device.kind == "chiller":
-            payload = standard_payload(device, ts_s, chiller_sensors(hour, size, rng))
+            payload = standard_payload(device, ts_s, chiller_sensors(hour, size, rng, condenser_fault(device, hour)))
         elif device.kind == "ahu":
             payload = standard_payload(device, ts_s, ahu_sensors(hour, size, rng))
         else:

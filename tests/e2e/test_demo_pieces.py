@@ -237,3 +237,20 @@ def test_quarantine_records_are_counted_by_reason(
     assert len(found) == 3
     assert lake.reject_reasons(found) == {"malformed_json": 1, "unknown_device": 1, "non_numeric_value": 2}
     assert lake.quarantine_records(s3, lake_location.bucket, tenant="nobody") == []
+
+
+def test_the_demo_day_has_one_incident_on_ch_002() -> None:
+    """The chiller fault the demo's alert rules catch: CH-002 only, 14:00-15:00 local time."""
+    start, _ = day_bounds_ms(DAY, TZ)
+    now = start + 2 * 86_400_000
+    faulty = SimDevice("umc-ch-002", "CH-002", "chiller", "umc", 1)
+
+    def supply_by_minute(device: SimDevice) -> list[float]:
+        messages = device_messages(device, start, minutes=MINUTES_PER_DAY)
+        return [v for m in messages for s, _, v, _, _ in parse(m.payload, now)[1] if s == "temp_supply"]
+
+    supply = supply_by_minute(faulty)
+    warm = [minute for minute, value in enumerate(supply) if value > 9.0]
+    assert warm and warm[0] >= 14 * 60 and warm[-1] < 15 * 60
+    assert len(warm) > 30  # held far longer than the demo rule's 10 minutes
+    assert max(supply_by_minute(DEVICES[0])) < 9.0  # the healthy chiller never crosses it
