@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from climatrak.alerts.conditions import OPERATORS
 from climatrak.alerts.items import NO_DATA, RuleItem, RuleParameterAttribute
@@ -35,11 +34,6 @@ class ConditionState:
     def to_json(self) -> list[int | None]:
         """Stored as [watermark, breach_since, alert_id, last_fired] (compact: read every batch)."""
         return [self.watermark, self.breach_since, self.alert_id, self.last_fired]
-
-    @classmethod
-    def from_json(cls, data: list[Any]) -> ConditionState:
-        watermark, breach_since, alert_id, last_fired = data
-        return cls(int(watermark), breach_since, alert_id, last_fired)
 
     def copy(self) -> ConditionState:
         return ConditionState(self.watermark, self.breach_since, self.alert_id, self.last_fired)

@@ -165,7 +165,8 @@ class AlertStore:
         if not item:
             return {}, 0
         raw = orjson.loads(item["states"]["S"])
-        return {key: ConditionState.from_json(value) for key, value in raw.items()}, int(item["state_version"]["N"])
+        # stored as [watermark, breach_since, alert_id, last_fired] (ConditionState.to_json)
+        return {key: ConditionState(*value) for key, value in raw.items()}, int(item["state_version"]["N"])
 
     def allocate_alert_ids(self, tenant: str, count: int) -> list[int]:
         """`count` new alert ids from the tenant's counter (the same counter the registry uses)."""

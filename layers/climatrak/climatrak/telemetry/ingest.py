@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,8 +151,6 @@ class IngestService:
 
         tenants = self._accept(messages, now, result, quarantine)
         self._write(tenants, quarantine, result, now)
-        if self._alerts is not None:
-            self._evaluate_alerts(self._alerts, tenants, result)
         return result
 
     # -- validation and grouping (CPU only) --------------------------------------------------
@@ -292,6 +290,10 @@ class IngestService:
         for (tenant, day), records in quarantine.records.items():
             digest = batch_digest([f"{r['message_id']}:{r['reason']}" for r in records])
             submit(set(), "quarantine", self._write_quarantine, tenant, day, digest, records, result)
+        if self._alerts is not None:
+            # alongside the writes: a batch takes as long as the slower of the two, not their sum
+            for owners, tenant, rules, readings in self._alert_work(self._alerts, tenants):
+                submit(owners, "alerts", self._evaluate_asset, self._alerts, tenant, rules, readings, result)
 
         self._settle(pending, result)
 
@@ -307,11 +309,12 @@ class IngestService:
                 if not owners:  # a lost quarantine record must not be acknowledged either
                     raise error
 
-    def _evaluate_alerts(self, alerts: AlertEvaluator, tenants: dict[str, _TenantBatch], result: BatchResult) -> None:
-        """After the readings are stored: each asset with rules, its readings in time order.
-
-        An asset's devices are evaluated together (one state item per asset)."""
-        pending: list[tuple[Future[Any], set[str], str]] = []
+    @staticmethod
+    def _alert_work(
+        alerts: AlertEvaluator, tenants: dict[str, _TenantBatch]
+    ) -> Iterator[tuple[set[str], str, AssetRules, AssetReadings]]:
+        """Each asset with rules: the readings its rules watch, in time order, and the messages
+        they came in. An asset's devices are evaluated together (one state item per asset)."""
         for tenant, batch in tenants.items():
             by_asset: dict[int, list[_DeviceBatch]] = {}
             for device in batch.devices.values():
@@ -327,15 +330,16 @@ class IngestService:
                     owners |= device.message_ids
                     device_id = device.binding.device_id
                     # device.latest has every sensor the device sent in this batch
-                    for tag in device.latest:
-                        if rules.watches(device_id, tag):
-                            readings.series[(device_id, tag)] = [
-                                (ts, values[tag]) for ts, values in sorted(device.instants.items()) if tag in values
-                            ]
+                    watched = [tag for tag in device.latest if rules.watches(device_id, tag)]
+                    if not watched:
+                        continue
+                    instants = sorted(device.instants.items())
+                    for tag in watched:
+                        readings.series[(device_id, tag)] = [
+                            (ts, values[tag]) for ts, values in instants if tag in values
+                        ]
                 if readings.series:
-                    future = self._executor.submit(self._evaluate_asset, alerts, tenant, rules, readings, result)
-                    pending.append((future, owners, "alerts"))
-        self._settle(pending, result)
+                    yield owners, tenant, rules, readings
 
     @staticmethod
     def _evaluate_asset(
