@@ -50,6 +50,7 @@ from climatrak_local import tokens
 from climatrak_local.activity import Activity
 from climatrak_local.apigw import ApiGateway, ApiServer
 from climatrak_local.lambda_invoke import ACCOUNT_ID, REGION, Handler, HandlerRef, LambdaContext, resolve_handler
+from climatrak_local.moto_dynamodb import serialise_writes
 from climatrak_local.mqtt import MqttBroker, SqsRuleAction
 from climatrak_local.pollers import SqsPoller
 from climatrak_local.provision import dead_letter_queue_name, provision_all
@@ -273,6 +274,7 @@ class LocalRuntime:
         self.started = False
 
     def _start_moto(self) -> None:
+        serialise_writes()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._requested["moto"], verbose=False)
         self._moto.start()

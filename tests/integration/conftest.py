@@ -23,6 +23,7 @@ from moto import mock_aws
 
 from climatrak.core.config import Settings
 from climatrak.core.resources import BUCKETS, EVENT_BUS, QUEUES, TABLES
+from climatrak_local.moto_dynamodb import serialise_writes
 from climatrak_local.provision import provision_all
 
 REGION = "us-east-1"
@@ -47,6 +48,7 @@ def aws() -> Iterator[None]:
     from climatrak.core.aws import reset_clients
 
     with mock_aws():
+        serialise_writes()  # ingest, the consumers and concurrency tests write from threads
         reset_clients()
         # the same provisioning as the local runtime: resources from core/resources.py specs
         queue_urls = provision_all(

@@ -130,3 +130,12 @@ def test_the_monitor_views_count_the_assets_active_alerts(world: World, api: Api
     assert stats.status == 200 and stats.json["assets_with_active_alerts"] == 1
     (asset,) = api.get("/api/assets/complete/").json["results"]
     assert asset["alert_count"] == 1
+
+
+def test_an_email_subject_is_one_printable_line_under_snss_limit() -> None:
+    from climatrak.alerts.notifier import render
+
+    subject, _ = render({"alert_id": 1, "severity": "Low", "rule_name": "Line one\nline\ttwo " + "x" * 200})
+
+    assert len(subject) < 100 and subject.isprintable()
+    assert subject.startswith("[ClimaTrak] Baixo: Line one line two xxx")

@@ -11,9 +11,12 @@ import boto3
 import botocore.client
 import pytest
 
+from climatrak.alerts import logic
 from climatrak.alerts.evaluator import AlertEngine, AlertStore
 from climatrak.alerts.items import NO_DATA_WATCH_INDEX_PK, NoDataWatchItem, RuleItem, no_data_watch_sk
 from climatrak.alerts.no_data import NoDataChecker
+from climatrak.alerts.records import MANUAL
+from climatrak.alerts.repository import AlertRepository
 from climatrak.core.config import Settings
 from climatrak.core.keys import TenantKeys
 from climatrak.core.timeutil import iso_ms
@@ -28,7 +31,7 @@ from tests.integration.alert_rules_world import (
     stats,
     world,
 )
-from tests.integration.telemetry_world import World, standard
+from tests.integration.telemetry_world import World, standard, telemetry_items
 
 __all__ = ["world"]  # the fixture
 
@@ -236,7 +239,7 @@ def test_a_silent_sensor_raises_a_no_data_alert_once_and_data_coming_back_clears
     assert no_data_checker(settings, at(30)).run().raised == []  # the same silence: no new alert
 
     (alert,) = alerts()
-    assert (alert.rule_kind, alert.severity, alert.parameter_value) == ("no_data", "Low", 15)
+    assert (alert.rule_kind, alert.severity, alert.parameter_value) == ("no_data", "Low", 18)  # minutes silent
     assert alert.message == "temp_supply sem dados há 15 min (Chiller)"
     assert alert.triggered_at == iso_ms(at(20))
 
@@ -256,3 +259,72 @@ def test_the_no_data_check_skips_disabled_rules_and_reads_the_rules_own_sensor(
 
     assert no_data_checker(settings, at(12)).run().raised == []  # temp_return read at minute 9
     assert [alert.rule_id for alert in alerts()] == []
+
+
+# ---- found in review: late clears, backlogs, stale caches, manual resolution -----------------
+
+
+def test_a_late_reading_under_the_threshold_restarts_the_running_breach(world: World) -> None:
+    add_rule(world, {"parameter_key": "temp_supply", "threshold": 10, "duration": 5})
+    send(world, [0, 1, 2], [12, 12, 12])  # breach since minute 0
+    send(world, [4], [12])
+    send(world, [3], [8])  # arrives late: the breach did not hold from minute 0
+    send(world, [5, 6], [12, 12])  # 5 minutes after 0, but not after the dip
+    assert alerts() == []
+
+    send(world, [9], [12])  # 5 minutes after minute 4, the newest reading when the dip arrived
+
+    (alert,) = alerts()
+    assert alert.triggered_at == iso_ms(at(9))
+
+
+def test_a_backlog_with_many_episodes_is_committed_in_several_transactions(world: World) -> None:
+    add_rule(world, {"parameter_key": "temp_supply", "threshold": 10, "duration": 1, "cooldown": 0})
+    minutes = list(range(117))  # 39 times: over, over (raised), under (resolved)
+    values = [12.0 if minute % 3 < 2 else 5.0 for minute in minutes]
+
+    result = send(world, minutes, values)
+
+    assert len(result.alerts_raised) == 39 and len(result.alerts_resolved) == 0  # resolved as raised
+    assert all(alert.resolved for alert in alerts()) and len(alerts()) == 39
+    assert stats() == {"total": 39, "resolved": 39, "high": 39}
+
+
+def test_a_container_with_older_cached_rules_keeps_the_newer_rules_state(world: World) -> None:
+    add_rule(world, {"parameter_key": "temp_return", "threshold": 50, "duration": 1})
+    older = world.pipeline()
+    older.process([world.record("dev-1", standard(START_S, temp_return=20))])  # caches rule 1 only
+    add_rule(world, {"parameter_key": "temp_supply", "threshold": 10, "duration": 1}, rule_id=2)
+    newer = world.pipeline()
+
+    assert newer.process([world.record("dev-1", standard(START_S + m * MINUTE, temp_supply=12)) for m in (1, 2)])
+    older.process([world.record("dev-1", standard(START_S + 3 * MINUTE, temp_return=21))])
+    newer.process([world.record("dev-1", standard(START_S + 4 * MINUTE, temp_supply=12))])
+
+    assert [(alert.rule_id, alert.status) for alert in alerts()] == [(2, "active")]
+
+
+def test_an_alert_resolved_by_hand_is_not_raised_again_while_the_breach_lasts(world: World, settings: Settings) -> None:
+    add_rule(world, {"parameter_key": "temp_supply", "threshold": 10, "duration": 1, "cooldown": 10})
+    send(world, [0, 1], [12, 12])
+    (alert,) = alerts()
+    logic.resolve_alert(AlertRepository("acme", settings), alert.id, 7, "ops@acme.test", "checked", MANUAL)
+
+    send(world, [2, 3, 4], [12, 12, 12])  # the same episode
+    assert [a.status for a in alerts()] == ["resolved"]
+    send(world, [5], [5])  # it ends; nothing left to resolve
+    send(world, [12, 13], [12, 12])  # a new episode, past the cooldown
+
+    assert [(a.status, a.resolution) for a in alerts()] == [("resolved", "manual"), ("active", None)]
+    assert stats() == {"total": 2, "active": 1, "resolved": 1, "high": 2}
+
+
+def test_the_no_data_check_trusts_the_readings_ingest_evaluated(world: World, settings: Settings) -> None:
+    rule = add_rule(world, {"parameter_key": "temp_supply", "duration": 15}, rule_kind="no_data")
+    watch(world, rule)
+    send(world, [10], [7])
+    for item in telemetry_items("acme", "dev-1"):  # as if its Telemetry write had failed
+        boto3.client("dynamodb").delete_item(TableName="climatrak-telemetry", Key={"pk": item["pk"], "sk": item["sk"]})
+
+    assert no_data_checker(settings, at(20)).run().raised == []
+    assert len(no_data_checker(settings, at(26)).run().raised) == 1  # 16 minutes after minute 10

@@ -383,3 +383,13 @@ def test_a_rule_shows_its_assets_live_names(api, world) -> None:
     assert api.patch(f"/api/assets/{world.asset}/", {"name": "Chiller One"}).status == 200
     assert api.get(f"{RULES}{rule['id']}/").json["equipment_name"] == "Chiller One"
     assert api.get(RULES).json["results"][0]["equipment_name"] == "Chiller One"
+
+
+def test_an_assets_rules_are_capped_in_parameters(api, world) -> None:
+    twenty = [_parameter(threshold=20 + index) for index in range(20)]  # a rule's most
+    for _ in range(10):
+        assert api.post(RULES, world.rule_body(parameters=twenty)).status == 201
+
+    status, body = api.post(RULES, world.rule_body(parameters=[_parameter()]))
+
+    assert status == 400 and "at most 200 parameters" in body["parameters"][0]

@@ -115,15 +115,35 @@ def compile_rules(rules: Iterable[RuleItem]) -> list[Condition]:
 
 
 def advance(
-    condition: Condition, state: ConditionState, readings: Iterable[tuple[int, float]]
+    condition: Condition,
+    state: ConditionState,
+    readings: Iterable[tuple[int, float]],
+    max_transitions: int | None = None,
 ) -> tuple[ConditionState, list[Transition]]:
     """Apply readings (time-ordered) newer than the watermark. Returns the new state and what
-    happened; the caller gives a Raise its alert id (`state.alert_id` is -1 until then)."""
+    happened; the caller gives a Raise its alert id (`state.alert_id` is -1 until then).
+
+    After `max_transitions` it stops (the watermark marks how far it got): the caller commits
+    and calls it again with the same readings to go on."""
     state = state.copy()
     transitions: list[Transition] = []
     compare, threshold = condition.compare, condition.threshold
     for ts, value in readings:
+        if max_transitions is not None and len(transitions) >= max_transitions:
+            break
+        breaching = compare is not None and threshold is not None and compare(value, threshold)
         if ts <= state.watermark:
+            # Never evaluated as new; but a late reading under the threshold inside the running
+            # breach shows it has not held since `breach_since`: it restarts at the newest
+            # reading evaluated (which was breaching). This can delay an alert, never invent one.
+            if (
+                not breaching
+                and compare is not None
+                and state.breach_since is not None
+                and state.alert_id is None
+                and ts >= state.breach_since
+            ):
+                state.breach_since = state.watermark
             continue
         state.watermark = ts
         if condition.kind == NO_DATA:
@@ -131,7 +151,7 @@ def advance(
                 transitions.append(Clear(ts, value, state.alert_id))
                 state.alert_id = None
             continue
-        if compare is not None and threshold is not None and compare(value, threshold):
+        if breaching:
             if state.breach_since is None:
                 state.breach_since = ts
             if ts - state.breach_since >= condition.duration_ms and condition.can_fire(state, ts):
@@ -146,18 +166,14 @@ def advance(
     return state, transitions
 
 
-def silence(
-    condition: Condition, state: ConditionState, last_reading_ms: int | None, now_ms: int, since_ms: int
-) -> tuple[ConditionState, Raise | None]:
-    """The no-data check: raise when the sensor's newest reading (None: none in the looked-at
-    window, which starts at `since_ms`) is older than `duration`."""
-    newest = last_reading_ms if last_reading_ms is not None else since_ms
-    silent_ms = now_ms - newest
-    if silent_ms < condition.duration_ms or not condition.can_fire(state, now_ms):
+def silence(condition: Condition, state: ConditionState, now_ms: int) -> tuple[ConditionState, Raise | None]:
+    """The no-data check found no reading of the sensor within `duration` of `now_ms`: raise,
+    unless an alert is open or the cooldown holds. Its value is the minutes since the newest
+    reading evaluated (the duration when none ever was)."""
+    if not condition.can_fire(state, now_ms):
         return state, None
+    silent_ms = now_ms - state.watermark if state.watermark >= 0 else condition.duration_ms
     state = state.copy()
-    if last_reading_ms is not None:
-        state.watermark = max(state.watermark, last_reading_ms)
     state.alert_id = -1
     state.last_fired = now_ms
     return state, Raise(now_ms, round(silent_ms / MINUTE_MS, 1))

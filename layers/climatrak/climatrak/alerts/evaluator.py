@@ -11,6 +11,7 @@ its readings are behind the winner's watermark or see the alert already open.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,9 +58,14 @@ logger = Logger(service="alerts")
 
 # A transaction holds at most 100 items: the state, the counters, and two per transition.
 MAX_TRANSITIONS_PER_TRANSACTION = 45
+# One condition's transitions per step (a backlog of a cycling machine can hold many): fewer
+# than a transaction holds, so a chunk of whole conditions always fits.
+MAX_TRANSITIONS_PER_STEP = 20
 MAX_ATTEMPTS = 6
 CLEARED_NOTE = "[Resolução] Condição normalizada (valor {value}{unit})."
 DATA_BACK_NOTE = "[Resolução] Dados voltaram a chegar."
+
+CONTENTION_CODES = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 Step = Callable[[Condition, ConditionState], tuple[ConditionState, list[Transition]]]
 
@@ -80,14 +86,13 @@ class AssetRules:
 
     conditions: list[Condition]
     by_series: dict[tuple[int | None, str], list[Condition]]
-    keys: frozenset[str]
 
     @classmethod
     def of(cls, conditions: list[Condition]) -> AssetRules:
         by_series: dict[tuple[int | None, str], list[Condition]] = {}
         for condition in conditions:
             by_series.setdefault((condition.device_id, condition.sensor), []).append(condition)
-        return cls(conditions, by_series, frozenset(condition.key for condition in conditions))
+        return cls(conditions, by_series)
 
     def watches(self, device_id: int, sensor: str) -> bool:
         return (device_id, sensor) in self.by_series or (None, sensor) in self.by_series
@@ -96,7 +101,7 @@ class AssetRules:
         return [*self.by_series.get((device_id, sensor), ()), *self.by_series.get((None, sensor), ())]
 
 
-NO_RULES = AssetRules([], {}, frozenset())
+NO_RULES = AssetRules([], {})
 
 
 class RuleSource:
@@ -184,7 +189,8 @@ class AlertStore:
     def alerts(self, tenant: str, alert_ids: Iterable[int]) -> dict[int, AlertItem]:
         pk = TenantKeys(tenant).pk
         keys = [{"pk": {"S": pk}, "sk": {"S": alert_sk(alert_id)}} for alert_id in sorted(set(alert_ids))]
-        found = (AlertItem.from_raw_data(raw) for raw in batch_get(self._dynamodb, self._table, keys))
+        # consistent: an alert raised by the previous batch must be seen to be resolved
+        found = (AlertItem.from_raw_data(raw) for raw in batch_get(self._dynamodb, self._table, keys, consistent=True))
         return {int(alert.id): alert for alert in found}
 
     def commit(
@@ -272,7 +278,9 @@ class AlertStore:
             if code != "TransactionCanceledException":
                 raise
             reasons = error.response.get("CancellationReasons") or []
-            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons) or not reasons:
+            # a failed condition, or another transaction on the same items (e.g. the counters):
+            # contention, retried after reading the state again
+            if not reasons or any(reason.get("Code") in CONTENTION_CODES for reason in reasons):
                 return False
             raise
         return True
@@ -293,16 +301,17 @@ class AlertEngine:
         self._store = store
         self._clock = clock
 
-    def run(self, tenant: str, rules: AssetRules, asset_id: int, conditions: list[Condition], step: Step) -> Outcome:
-        """Step `conditions` (some of the asset's `rules`) and commit what changed. The stored
-        state keeps the asset's live conditions only: those of deleted or disabled rules and of
-        replaced parameters are dropped (their open alerts are then resolved by hand)."""
+    def run(self, tenant: str, asset_id: int, conditions: list[Condition], step: Step) -> Outcome:
+        """Step `conditions` and commit what changed, until nothing changes: a step stops after
+        MAX_TRANSITIONS_PER_STEP transitions and goes on from its watermark once they are
+        committed. The state keeps every condition's entry — never pruned here, as another
+        container's cached rules may be newer than this one's."""
         outcome = Outcome()
         if not conditions:
             return outcome
-        live = rules.keys
-        for attempt in range(MAX_ATTEMPTS):
-            states, version = self._store.load_state(tenant, asset_id, consistent=attempt > 0)
+        contention = 0
+        states, version = self._store.load_state(tenant, asset_id, consistent=False)
+        while True:
             changes: list[tuple[Condition, ConditionState, list[Transition]]] = []
             for condition in conditions:
                 before = states.get(condition.key) or ConditionState()
@@ -311,16 +320,17 @@ class AlertEngine:
                     changes.append((condition, after, transitions))
             if not changes:
                 return outcome
-            if not any(transitions for _, _, transitions in changes):
-                # the common case: newer readings, maybe a breach starting or ending
-                stored = _live(states, live)
-                stored.update((condition.key, after) for condition, after, _ in changes)
-                if self._store.commit(tenant, asset_id, stored, version, [], [], iso_ms(self._clock())):
-                    return outcome
+            committed = self._commit_all(tenant, asset_id, states, version, changes, outcome)
+            if committed is None:  # the state changed since read (another batch): read it again
+                contention += 1
+                if contention >= MAX_ATTEMPTS:
+                    raise StateContention(f"alert state of asset {asset_id} kept changing")
+                _back_off(contention)
+                states, version = self._store.load_state(tenant, asset_id, consistent=True)
                 continue
-            if self._commit_all(tenant, asset_id, _live(states, live), version, changes, outcome):
+            states, version = committed
+            if all(len(transitions) < MAX_TRANSITIONS_PER_STEP for _, _, transitions in changes):
                 return outcome
-        raise StateContention(f"alert state of asset {asset_id} kept changing")
 
     def _commit_all(
         self,
@@ -330,13 +340,21 @@ class AlertEngine:
         version: int,
         changes: list[tuple[Condition, ConditionState, list[Transition]]],
         outcome: Outcome,
-    ) -> bool:
-        stored = states
+    ) -> tuple[dict[str, ConditionState], int] | None:
+        """The changes in as many transactions as they need; the state and version committed,
+        or None when a condition refused one (what committed before it stays committed)."""
+        stored = dict(states)
+        if not any(transitions for _, _, transitions in changes):
+            # the common case: newer readings, maybe a breach starting or ending
+            stored.update((condition.key, after) for condition, after, _ in changes)
+            if not self._store.commit(tenant, asset_id, stored, version, [], [], iso_ms(self._clock())):
+                return None
+            return stored, version + 1
         for chunk in _chunks(changes):
             if not self._commit(tenant, asset_id, stored, version, chunk, outcome):
-                return False
+                return None
             version += 1
-        return True
+        return stored, version
 
     def _commit(
         self,
@@ -394,10 +412,9 @@ class AlertEngine:
         return True
 
 
-def _live(states: dict[str, ConditionState], live: frozenset[str]) -> dict[str, ConditionState]:
-    if states.keys() <= live:
-        return dict(states)
-    return {key: state for key, state in states.items() if key in live}
+def _back_off(attempt: int) -> None:
+    """Jittered exponential back-off before reading a contended state again."""
+    time.sleep(random.uniform(0, min(1.0, 0.025 * 2**attempt)))  # noqa: S311 - jitter, not crypto
 
 
 def _chunks(
@@ -521,6 +538,6 @@ class AlertEvaluator:
                     if sensor == condition.sensor
                     for point in series
                 )
-            return advance(condition, state, points)
+            return advance(condition, state, points, MAX_TRANSITIONS_PER_STEP)
 
-        return self._engine.run(tenant, rules, readings.asset_id, list(involved.values()), step)
+        return self._engine.run(tenant, readings.asset_id, list(involved.values()), step)

@@ -381,7 +381,26 @@ def _apply(repo: AlertRepository, rule: RuleItem, body: RuleWrite | RulePatch, *
     if written is not None:
         rule.parameters = _resolve_parameters(repo, asset, kind, written, stored_parameters)
     _snapshot(rule, asset)
+    if written is not None:
+        _check_asset_capacity(repo, rule)
     return asset
+
+
+# An asset's evaluation state is one item read with every ingest batch: its conditions are capped
+# (far below DynamoDB's 400 KB item limit, and a batch's evaluation stays cheap).
+MAX_PARAMETERS_PER_ASSET = 200
+
+
+def _check_asset_capacity(repo: AlertRepository, rule: RuleItem) -> None:
+    others = sum(
+        len(other.parameters or []) for other in repo.rules_of_asset(int(rule.asset_id)) if other.id != rule.id
+    )
+    if others + len(rule.parameters or []) > MAX_PARAMETERS_PER_ASSET:
+        raise DomainError(
+            f"An asset's rules can have at most {MAX_PARAMETERS_PER_ASSET} parameters in all "
+            f"({others} already on this asset).",
+            field="parameters",
+        )
 
 
 def _written_parameters(

@@ -10,6 +10,7 @@ back clears the alert, in ingest or here, whichever sees it first.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -25,6 +26,7 @@ logger = Logger(service="alerts")
 
 # Readings stamped slightly ahead of our clock still count as recent.
 FUTURE_MARGIN_MS = 10 * MINUTE_MS
+CHECK_CONCURRENCY = 8
 
 
 class NoDataChecker:
@@ -44,16 +46,24 @@ class NoDataChecker:
         self._clock = clock
 
     def run(self) -> Outcome:
+        """Every watched asset, CHECK_CONCURRENCY at a time (each is a few round trips)."""
         outcome = Outcome()
         now = self._clock()
-        for tenant, asset_id in sorted(self._watched()):
-            try:
-                result = self._check_asset(tenant, asset_id, now)
-            except Exception:  # one asset's failure must not stop the others' checks
-                logger.exception("no-data check failed", extra={"tenant": tenant, "asset_id": asset_id})
-                continue
-            outcome.raised.extend(result.raised)
-            outcome.resolved.extend(result.resolved)
+        with ThreadPoolExecutor(max_workers=CHECK_CONCURRENCY, thread_name_prefix="no-data") as pool:
+            checks = {
+                pool.submit(self._check_asset, tenant, asset_id, now): (tenant, asset_id)
+                for tenant, asset_id in self._watched()
+            }
+            for future, (tenant, asset_id) in checks.items():
+                error = future.exception()
+                if error is not None:  # one asset's failure must not stop the others' checks
+                    logger.error(
+                        "no-data check failed", extra={"tenant": tenant, "asset_id": asset_id, "error": repr(error)}
+                    )
+                    continue
+                result = future.result()
+                outcome.raised.extend(result.raised)
+                outcome.resolved.extend(result.resolved)
         return outcome
 
     def _check_asset(self, tenant: str, asset_id: int, now: int) -> Outcome:
@@ -71,14 +81,18 @@ class NoDataChecker:
             if client_id is None:
                 return state, []
             since = now - condition.duration_ms
-            newest = self._newest_reading(tenant, client_id, condition.sensor, since, now)
-            if newest is not None and state.alert_id is not None and newest > state.watermark:
-                # data is back and ingest has not cleared it yet
-                return ConditionState(newest, None, None, state.last_fired), [Clear(newest, None, state.alert_id)]
-            after, raised = silence(condition, state, newest, now, since)
-            return after, [raised] if raised else []
+            if state.watermark >= since:  # ingest evaluated a reading inside the window
+                return state, []
+            # the Telemetry table too: a reading stored by a batch whose evaluation failed
+            stored = self._newest_reading(tenant, client_id, condition.sensor, since, now)
+            if stored is None:
+                after, raised = silence(condition, state, now)
+                return after, [raised] if raised else []
+            if state.alert_id is not None and stored > state.watermark:  # data is back; ingest missed it
+                return ConditionState(stored, None, None, state.last_fired), [Clear(stored, None, state.alert_id)]
+            return state, []
 
-        return self._engine.run(tenant, rules, asset_id, conditions, step)
+        return self._engine.run(tenant, asset_id, conditions, step)
 
     def _watched(self) -> set[tuple[str, int]]:
         """The (tenant, asset) pairs with an enabled no-data rule, from the watch index."""

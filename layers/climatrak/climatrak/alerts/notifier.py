@@ -27,8 +27,8 @@ logger = Logger(service="alert_notifier")
 
 SENT = "sent"
 RECORDED = "recorded"
-# SNS subjects: at most 100 characters
-SUBJECT_LIMIT = 100
+# SNS subjects: under 100 characters, printable, on one line
+SUBJECT_LIMIT = 99
 
 
 def render(data: dict[str, Any]) -> tuple[str, str]:
@@ -47,7 +47,8 @@ def render(data: dict[str, Any]) -> tuple[str, str]:
         f"Disparado em: {data.get('triggered_at')} (UTC)",
         f"Alerta nº {data.get('alert_id')}",
     ]
-    return subject[:SUBJECT_LIMIT], "\n".join(lines)
+    printable = "".join(character if character.isprintable() else " " for character in subject)
+    return " ".join(printable.split())[:SUBJECT_LIMIT], "\n".join(lines)
 
 
 class Notifier:

@@ -15,6 +15,7 @@ def batch_get(
     keys: list[dict[str, Any]],
     projection: str | None = None,
     names: dict[str, str] | None = None,
+    consistent: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Items for `keys` (typed attribute values), 100 keys a call, following UnprocessedKeys
     with a short backoff (DynamoDB returns them under load instead of failing)."""
@@ -24,6 +25,8 @@ def batch_get(
             request["ProjectionExpression"] = projection
         if names:
             request["ExpressionAttributeNames"] = names
+        if consistent:
+            request["ConsistentRead"] = True
         pending: dict[str, Any] = {table: request}
         attempt = 0
         while pending:

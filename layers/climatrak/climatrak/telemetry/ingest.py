@@ -16,7 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from climatrak.alerts.evaluator import AlertEvaluator, AssetReadings, AssetRules
+from climatrak.alerts.evaluator import AlertEvaluator, AssetReadings
 from climatrak.core.timeutil import LocalDay, now_ms
 from climatrak.telemetry.directory import DeviceBinding, DeviceDirectory
 from climatrak.telemetry.envelope import EnvelopeError, IngestMessage, decode
@@ -292,8 +292,8 @@ class IngestService:
             submit(set(), "quarantine", self._write_quarantine, tenant, day, digest, records, result)
         if self._alerts is not None:
             # alongside the writes: a batch takes as long as the slower of the two, not their sum
-            for owners, tenant, rules, readings in self._alert_work(self._alerts, tenants):
-                submit(owners, "alerts", self._evaluate_asset, self._alerts, tenant, rules, readings, result)
+            for owners, tenant, asset_id, devices in self._alert_work(tenants):
+                submit(owners, "alerts", self._evaluate_asset, self._alerts, tenant, asset_id, devices, result)
 
         self._settle(pending, result)
 
@@ -310,41 +310,38 @@ class IngestService:
                     raise error
 
     @staticmethod
-    def _alert_work(
-        alerts: AlertEvaluator, tenants: dict[str, _TenantBatch]
-    ) -> Iterator[tuple[set[str], str, AssetRules, AssetReadings]]:
-        """Each asset with rules: the readings its rules watch, in time order, and the messages
-        they came in. An asset's devices are evaluated together (one state item per asset)."""
+    def _alert_work(tenants: dict[str, _TenantBatch]) -> Iterator[tuple[set[str], str, int, list[_DeviceBatch]]]:
+        """Each asset of the batch with its devices and the messages they came in: an asset's
+        devices are evaluated together (one state item per asset)."""
         for tenant, batch in tenants.items():
             by_asset: dict[int, list[_DeviceBatch]] = {}
             for device in batch.devices.values():
                 if device.binding.asset_id is not None:
                     by_asset.setdefault(device.binding.asset_id, []).append(device)
             for asset_id, devices in by_asset.items():
-                rules = alerts.rules_of(tenant, asset_id)
-                if not rules.conditions:
-                    continue
-                readings = AssetReadings(asset_id)
-                owners: set[str] = set()
-                for device in devices:
-                    owners |= device.message_ids
-                    device_id = device.binding.device_id
-                    # device.latest has every sensor the device sent in this batch
-                    watched = [tag for tag in device.latest if rules.watches(device_id, tag)]
-                    if not watched:
-                        continue
-                    instants = sorted(device.instants.items())
-                    for tag in watched:
-                        readings.series[(device_id, tag)] = [
-                            (ts, values[tag]) for ts, values in instants if tag in values
-                        ]
-                if readings.series:
-                    yield owners, tenant, rules, readings
+                owners = set().union(*(device.message_ids for device in devices))
+                yield owners, tenant, asset_id, devices
 
     @staticmethod
     def _evaluate_asset(
-        alerts: AlertEvaluator, tenant: str, rules: AssetRules, readings: AssetReadings, result: BatchResult
+        alerts: AlertEvaluator, tenant: str, asset_id: int, devices: list[_DeviceBatch], result: BatchResult
     ) -> None:
+        """The readings the asset's rules watch, in time order, evaluated (nothing without rules)."""
+        rules = alerts.rules_of(tenant, asset_id)
+        if not rules.conditions:
+            return
+        readings = AssetReadings(asset_id)
+        for device in devices:
+            device_id = device.binding.device_id
+            # device.latest has every sensor the device sent in this batch
+            watched = [tag for tag in device.latest if rules.watches(device_id, tag)]
+            if not watched:
+                continue
+            instants = sorted(device.instants.items())
+            for tag in watched:
+                readings.series[(device_id, tag)] = [(ts, values[tag]) for ts, values in instants if tag in values]
+        if not readings.series:
+            return
         outcome = alerts.evaluate(tenant, rules, readings)
         result.alerts_raised.extend(outcome.raised)
         result.alerts_resolved.extend(outcome.resolved)
