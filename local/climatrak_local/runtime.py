@@ -274,7 +274,7 @@ class LocalRuntime:
         self.started = False
 
     def _start_moto(self) -> None:
-        serialise_writes()
+        serialise_writes([MAIN_TABLE.local_name])
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._requested["moto"], verbose=False)
         self._moto.start()

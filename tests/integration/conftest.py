@@ -22,7 +22,7 @@ import pytest
 from moto import mock_aws
 
 from climatrak.core.config import Settings
-from climatrak.core.resources import BUCKETS, EVENT_BUS, QUEUES, TABLES
+from climatrak.core.resources import BUCKETS, EVENT_BUS, MAIN_TABLE, QUEUES, TABLES
 from climatrak_local.moto_dynamodb import serialise_writes
 from climatrak_local.provision import provision_all
 
@@ -48,7 +48,8 @@ def aws() -> Iterator[None]:
     from climatrak.core.aws import reset_clients
 
     with mock_aws():
-        serialise_writes()  # ingest, the consumers and concurrency tests write from threads
+        # ingest, the consumers and the concurrency tests write from threads
+        serialise_writes([MAIN_TABLE.local_name])
         reset_clients()
         # the same provisioning as the local runtime: resources from core/resources.py specs
         queue_urls = provision_all(
