@@ -151,3 +151,14 @@ def test_a_site_names_an_existing_cost_center_of_its_tenant_or_none(api, tenant)
     )
     status, body = api.post("/api/sites/", {"name": "X", "cost_center": "not-a-uuid"})
     assert status == 400 and list(body) == ["cost_center"]
+
+
+def test_system_jobs_list_the_tenants_by_time_zone(settings, clean_aws) -> None:
+    from climatrak.registry.logic import create_tenant, list_tenants
+
+    create_tenant(settings, "acme", "Acme", "America/Sao_Paulo")
+    create_tenant(settings, "beta", "Beta", "America/Manaus")
+    create_tenant(settings, "gama", "Gama", "America/Sao_Paulo")
+
+    assert sorted(tenant.slug for tenant in list_tenants(settings)) == ["acme", "beta", "gama"]
+    assert [tenant.slug for tenant in list_tenants(settings, "America/Sao_Paulo")] == ["acme", "gama"]

@@ -19,6 +19,21 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from climatrak.core.items import DecimalAttribute, MainItem
 
 
+class TenantDirectory(GlobalSecondaryIndex["TenantItem"]):
+    """gsi1 `TENANTS` / `{timezone}#{slug}`: every tenant, by time zone (the scheduled reports
+    map over the tenants of one zone). The directory entry itself holds no tenant data."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+TENANT_DIRECTORY_PK = "TENANTS"
+
+
 class TenantItem(MainItem, discriminator="tenant"):
     id = NumberAttribute()
     slug = UnicodeAttribute()
@@ -26,6 +41,9 @@ class TenantItem(MainItem, discriminator="tenant"):
     timezone = UnicodeAttribute()
     features = MapAttribute[str, Any](default=dict)
     created_at = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    directory = TenantDirectory()
 
 
 class CounterItem(MainItem, discriminator="counter"):

@@ -22,9 +22,10 @@ from climatrak.core import aws
 from climatrak.core.config import DEFAULT_TIMEZONE, Settings
 from climatrak.core.errors import DomainError, NotFound
 from climatrak.core.identity import Principal, validate_tenant_slug
+from climatrak.core.items import bind_main_table
 from climatrak.core.timeutil import iso_ms, parse_iso, utc_now_iso
 from climatrak.ledger.items import CostCenterItem, LedgerKeys
-from climatrak.registry.items import AssetItem, DeviceItem, SensorItem, SiteItem, TenantItem
+from climatrak.registry.items import TENANT_DIRECTORY_PK, AssetItem, DeviceItem, SensorItem, SiteItem, TenantItem
 from climatrak.registry.models import (
     COUNTED_ASSET_STATUSES,
     FEATURE_KEYS,
@@ -181,9 +182,18 @@ def create_tenant(settings: Settings, slug: str, name: str, timezone: str = DEFA
         timezone=timezone or DEFAULT_TIMEZONE,
         features={},
         created_at=utc_now_iso(),
+        gsi1pk=TENANT_DIRECTORY_PK,
+        gsi1sk=f"{timezone or DEFAULT_TIMEZONE}#{slug}",
     )
     repo.create_tenant(item)
     return _tenant_dict(item)
+
+
+def list_tenants(settings: Settings, timezone: str | None = None) -> list[TenantItem]:
+    """Every tenant (of one time zone), from the tenant directory index; for system jobs only."""
+    bind_main_table(settings.main_table)
+    condition = TenantItem.gsi1sk.startswith(f"{timezone}#") if timezone else None
+    return list(TenantItem.directory.query(TENANT_DIRECTORY_PK, condition))
 
 
 def get_tenant(settings: Settings, slug: str) -> dict[str, Any] | None:
