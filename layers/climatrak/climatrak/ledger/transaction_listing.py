@@ -34,6 +34,7 @@ from climatrak.ledger.store import MonthState, is_locked
 from climatrak.ledger.transaction_models import (
     SOURCE_COMMITMENT,
     SOURCE_COST_ENGINE,
+    SOURCE_ENERGY,
     SOURCE_INVENTORY,
     SOURCE_MANUAL,
     TRANSACTION_TYPES,
@@ -91,7 +92,7 @@ def _source_category(item: TransactionItem, wanted: str) -> bool:
     """API.md §5.4, decided for our postings: entries = commitment approvals, stock entries (IN)
     and manual postings/adjustments (meta.source "manual"), never labour; operations = labour,
     stock issues (OUT) and every cost-engine posting (a work order's parts and third-party
-    costs are operations too)."""
+    costs are operations too, and so is the energy the daily report posts)."""
     meta = item.meta_dict()
     source = meta.get("source")
     movement = str(meta.get("movement_type") or "").upper()
@@ -101,7 +102,7 @@ def _source_category(item: TransactionItem, wanted: str) -> bool:
         return source in (SOURCE_COMMITMENT, SOURCE_MANUAL) or (source == SOURCE_INVENTORY and movement == "IN")
     return (
         item.transaction_type == "labor"
-        or source == SOURCE_COST_ENGINE
+        or source in (SOURCE_COST_ENGINE, SOURCE_ENERGY)
         or (source == SOURCE_INVENTORY and movement == "OUT")
     )
 

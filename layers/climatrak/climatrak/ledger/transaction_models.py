@@ -32,6 +32,7 @@ SOURCE_MANUAL = "manual"
 SOURCE_COST_ENGINE = "cost_engine"
 SOURCE_COMMITMENT = "commitment"
 SOURCE_INVENTORY = "inventory_movement"
+SOURCE_ENERGY = "energy_engine"  # the daily report's energy postings
 
 
 @dataclass
