@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bench import alerts_bench, cost_engine_bench, ingest_bench, ledger_summary_bench
+from tests.bench import alerts_bench, cost_engine_bench, daily_report_bench, ingest_bench, ledger_summary_bench
 
 
 def verdict(ok: bool) -> str:
@@ -56,6 +56,7 @@ def main() -> None:
     alerts_bench.report(alerts_bench.run())
     ledger_summary_bench.report(ledger_summary_bench.run())
     cost_engine_bench.report(cost_engine_bench.run())
+    daily_report_bench.report(daily_report_bench.run())
 
 
 if __name__ == "__main__":
