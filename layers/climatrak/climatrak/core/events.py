@@ -73,6 +73,7 @@ EVENT_SOURCES: dict[str, str] = {
     "alert.raised": "climatrak.alerts",
     "alert.acknowledged": "climatrak.alerts",
     "alert.resolved": "climatrak.alerts",
+    "report.generated": "climatrak.reports",
 }
 
 

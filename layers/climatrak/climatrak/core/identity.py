@@ -51,6 +51,10 @@ class Permission(StrEnum):
     # alert rules (create, edit, toggle, delete) and alert actions (acknowledge, resolve, link a
     # work order, delete)
     ALERTS_MANAGE = "alerts:manage"
+    # the daily and monthly reports: list, read, download
+    REPORTS_READ = "reports:read"
+    # start a report run (the state machine) for the caller's tenant
+    REPORTS_RUN = "reports:run"
 
 
 _EVERYONE = frozenset(Role)
@@ -73,6 +77,9 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.EVENTS_ADMIN: _ADMINS,
     Permission.ALERTS_READ: _EVERYONE,
     Permission.ALERTS_MANAGE: _MANAGERS,
+    # managers' and directors' reading: not technicians' or requesters' (field roles)
+    Permission.REPORTS_READ: _MANAGERS | {Role.VIEWER},
+    Permission.REPORTS_RUN: _ADMINS,
 }
 
 
