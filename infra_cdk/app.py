@@ -21,6 +21,7 @@ from infra_cdk.stacks.data import DataStack
 from infra_cdk.stacks.events import EventsStack
 from infra_cdk.stacks.ingest import IngestStack
 from infra_cdk.stacks.observability import ObservabilityStack
+from infra_cdk.stacks.reports import ReportsStack
 from infra_cdk.stage import StageConfig
 
 
@@ -30,6 +31,7 @@ class ClimatrakStacks:
     ingest: IngestStack
     api: ApiStack
     events: EventsStack
+    reports: ReportsStack
     observability: ObservabilityStack
 
 
@@ -41,6 +43,13 @@ def build_stacks(app: cdk.App, stage: StageConfig) -> ClimatrakStacks:
     events = EventsStack(
         app, f"{prefix}-Events", stage=stage, data=data, description="ClimaTrak event bus, outbox relay and consumers"
     )
+    reports = ReportsStack(
+        app,
+        f"{prefix}-Reports",
+        stage=stage,
+        data=data,
+        description="ClimaTrak report state machines and schedules, the lake's Glue catalog and Athena workgroup",
+    )
     observability = ObservabilityStack(
         app,
         f"{prefix}-Observability",
@@ -49,6 +58,7 @@ def build_stacks(app: cdk.App, stage: StageConfig) -> ClimatrakStacks:
             ("IngestDLQ", ingest.dead_letter_queue),
             ("TelemetryRuleErrorQueue", ingest.rule_error_queue),
             *events.dead_letter_queues(),
+            *reports.dead_letter_queues(),
         ],
         ingest_queue=ingest.queue,
         functions=[
@@ -56,13 +66,17 @@ def build_stacks(app: cdk.App, stage: StageConfig) -> ClimatrakStacks:
             ("Api", api.api_function),
             ("IngestHttp", api.ingest_http_function),
             *events.functions(),
+            *reports.functions(),
         ],
         failed_event_metrics=events.failed_event_metrics(),
         stream_lag_alarms=events.stream_lag_alarms(),
+        failed_execution_metrics=reports.failed_execution_metrics(),
         description="ClimaTrak alarms and dashboard",
     )
-    stacks = ClimatrakStacks(data=data, ingest=ingest, api=api, events=events, observability=observability)
-    for stack in (data, ingest, api, events, observability):
+    stacks = ClimatrakStacks(
+        data=data, ingest=ingest, api=api, events=events, reports=reports, observability=observability
+    )
+    for stack in (data, ingest, api, events, reports, observability):
         cdk.Tags.of(stack).add("project", "climatrak")
         cdk.Tags.of(stack).add("stage", stage.name)
     return stacks

@@ -84,8 +84,26 @@ def grant_object_put(role: iam.IRole, bucket_arn_export: str, prefix: str, key: 
     _allow(role, KEY_ENCRYPT_ACTIONS, [key.key_arn])
 
 
+def grant_object_get(role: iam.IRole, bucket_arn_export: str, prefix: str, key: kms.IKey) -> None:
+    """GetObject under one prefix of a bucket exported by another stack (by its explicit export name)."""
+    _allow(role, ("s3:GetObject",), [f"{Fn.import_value(bucket_arn_export)}/{prefix}*"])
+    _allow(role, KEY_DECRYPT_ACTIONS, [key.key_arn])
+
+
+def grant_list_prefixes(role: iam.IRole, bucket_arn_export: str, prefixes: list[str]) -> None:
+    """ListBucket, only for listings under these prefixes."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[Fn.import_value(bucket_arn_export)],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}},
+        )
+    )
+
+
 def object_put_finding(bucket_arn_export: str, prefix: str) -> str:
-    """The cdk-nag IAM5 finding id for `grant_object_put`'s (unavoidable) object-key wildcard."""
+    """The cdk-nag IAM5 finding id for `grant_object_put`'s (and `grant_object_get`'s) unavoidable
+    object-key wildcard."""
     return f"AwsSolutions-IAM5[Resource::{bucket_arn_export}/{prefix}*]"
 
 

@@ -7,13 +7,21 @@ from typing import Any
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from climatrak.core.http import ALLOWED_HEADERS
-from climatrak.core.resources import IDEMPOTENCY_TABLE, MAIN_TABLE, TELEMETRY_TABLE
+from climatrak.core.resources import (
+    IDEMPOTENCY_TABLE,
+    MAIN_TABLE,
+    REPORTS_BUCKET,
+    REPORTS_PREFIX,
+    STATE_MACHINES,
+    TELEMETRY_TABLE,
+)
 from infra_cdk.function import ClimatrakFunction, ClimatrakLayers, resource_environment
-from infra_cdk.grants import grant_table_read, grant_table_read_write
+from infra_cdk.grants import grant_object_get, grant_table_read, grant_table_read_write, object_put_finding
 from infra_cdk.nag import acknowledge
 from infra_cdk.stacks.data import DataStack
 from infra_cdk.stacks.ingest import IngestStack
@@ -46,7 +54,7 @@ class ApiStack(Stack):
             name="api",
             stage=stage,
             layers=layers.common(),
-            environment={**environment, "CORS_ORIGINS": stage.cors_origins},
+            environment={**environment, "CORS_ORIGINS": stage.cors_origins, **self._reports_environment(data)},
             description="Every /api route",
         )
         self.ingest_http_function = ClimatrakFunction(
@@ -105,10 +113,33 @@ class ApiStack(Stack):
         )
         return pool, client
 
+    def _reports_environment(self, data: DataStack) -> dict[str, str]:
+        """The reports bucket (download links) and the report state machines (POST /api/reports/run/).
+
+        The state machines' ARNs come from their fixed names, not from the reports stack: no
+        export ties the two stacks together."""
+        return {
+            REPORTS_BUCKET.env_var: data.reports_bucket.bucket_name,
+            **{spec.env_var: self.stage.state_machine_arn(spec) for spec in STATE_MACHINES},
+        }
+
     def _grant(self, data: DataStack, ingest: IngestStack) -> None:
         api_role = self.api_function.role
         grant_table_read_write(api_role, data.main_table, MAIN_TABLE, data.key)
         grant_table_read(api_role, data.tables[TELEMETRY_TABLE.logical_id], TELEMETRY_TABLE, data.key)
+        # Presigned download links are signed with the function's own permissions.
+        grant_object_get(api_role, data.reports_bucket_arn_export, f"{REPORTS_PREFIX}/", data.key)
+        acknowledge(
+            api_role,
+            object_put_finding(data.reports_bucket_arn_export, f"{REPORTS_PREFIX}/"),
+            "Report objects are keyed per tenant, type and period; the links the API signs cover only them.",
+        )
+        api_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[self.stage.state_machine_arn(spec) for spec in STATE_MACHINES],
+            )
+        )
 
         http_role = self.ingest_http_function.role
         grant_table_read(http_role, data.main_table, MAIN_TABLE, data.key)

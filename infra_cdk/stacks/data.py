@@ -1,4 +1,5 @@
-"""Data stack: the KMS key, the DynamoDB tables and the S3 lake, built from the shared specs."""
+"""Data stack: the KMS key, the DynamoDB tables, the S3 lake and the reports bucket, built from
+the shared specs."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from climatrak.core.resources import LAKE_BUCKET, MAIN_TABLE, TABLES, TableSpec
+from climatrak.core.resources import (
+    ATHENA_RESULTS_PREFIX,
+    LAKE_BUCKET,
+    MAIN_TABLE,
+    REPORTS_BUCKET,
+    REPORTS_PREFIX,
+    TABLES,
+    TableSpec,
+)
 from infra_cdk.nag import acknowledge
 from infra_cdk.stage import StageConfig
 
@@ -40,14 +49,20 @@ class DataStack(Stack):
         self.main_table = self.tables[MAIN_TABLE.logical_id]
         self.access_logs_bucket = self._access_logs_bucket()
         self.lake_bucket = self._lake_bucket()
-        # An explicit export name (not CDK's generated one) so consumers can name the lake's
+        self.reports_bucket = self._reports_bucket()
+        # Explicit export names (not CDK's generated ones) so consumers can name the buckets'
         # object ARNs deterministically, e.g. in their cdk-nag acknowledgements.
         self.lake_bucket_arn_export = f"{self.stack_name}-LakeBucketArn"
         CfnOutput(self, "LakeBucketArn", value=self.lake_bucket.bucket_arn, export_name=self.lake_bucket_arn_export)
+        self.reports_bucket_arn_export = f"{self.stack_name}-ReportsBucketArn"
+        CfnOutput(
+            self, "ReportsBucketArn", value=self.reports_bucket.bucket_arn, export_name=self.reports_bucket_arn_export
+        )
         # Names under the handlers' env var names: the CLI (`--target aws`) reads them back.
         for spec in TABLES:
             CfnOutput(self, spec.env_var.replace("_", ""), value=self.tables[spec.logical_id].table_name)
         CfnOutput(self, LAKE_BUCKET.env_var.replace("_", ""), value=self.lake_bucket.bucket_name)
+        CfnOutput(self, REPORTS_BUCKET.env_var.replace("_", ""), value=self.reports_bucket.bucket_name)
 
     def _table(self, spec: TableSpec) -> dynamodb.Table:
         table = dynamodb.Table(
@@ -109,15 +124,11 @@ class DataStack(Stack):
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="lake/",
             lifecycle_rules=[
+                # The daily compaction keeps each day in telemetry/daily/; raw batches are its input.
                 s3.LifecycleRule(
-                    id="tier-raw-telemetry",
+                    id="expire-raw-telemetry",
                     prefix=RAW_TELEMETRY_PREFIX,
-                    transitions=[
-                        s3.Transition(
-                            storage_class=s3.StorageClass.INTELLIGENT_TIERING,
-                            transition_after=Duration.days(self.stage.lake_raw_tiering_days),
-                        )
-                    ],
+                    expiration=Duration.days(self.stage.lake_raw_retention_days),
                 ),
                 s3.LifecycleRule(
                     id="expire-quarantine",
@@ -128,6 +139,46 @@ class DataStack(Stack):
                 s3.LifecycleRule(
                     id="expire-noncurrent-versions",
                     noncurrent_version_expiration=Duration.days(7),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+            ],
+            removal_policy=self.stage.removal_policy,
+        )
+
+    def _reports_bucket(self) -> s3.Bucket:
+        """Reports (JSON, CSV, HTML per tenant and period) and Athena's query results."""
+        return s3.Bucket(
+            self,
+            REPORTS_BUCKET.logical_id,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="reports/",
+            lifecycle_rules=[
+                # Old reports are read rarely; they stay, at a lower storage price.
+                s3.LifecycleRule(
+                    id="tier-reports",
+                    prefix=f"{REPORTS_PREFIX}/",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INTELLIGENT_TIERING, transition_after=Duration.days(90)
+                        )
+                    ],
+                ),
+                s3.LifecycleRule(
+                    id="expire-athena-results",
+                    prefix=f"{ATHENA_RESULTS_PREFIX}/",
+                    expiration=Duration.days(self.stage.athena_results_retention_days),
+                ),
+                # A rerun overwrites a period's report; the previous generation goes after a month.
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=Duration.days(30),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 ),
             ],

@@ -39,6 +39,7 @@ class ObservabilityStack(Stack):
         functions: Sequence[tuple[str, ClimatrakFunction]],
         failed_event_metrics: Sequence[tuple[str, cloudwatch.IMetric]] = (),
         stream_lag_alarms: Sequence[tuple[str, cloudwatch.IMetric, float]] = (),
+        failed_execution_metrics: Sequence[tuple[str, cloudwatch.IMetric]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -99,6 +100,15 @@ class ObservabilityStack(Stack):
                 threshold=threshold,
                 description=f"The {name} function is behind on its stream: events stay pending "
                 "(see GET /api/events/failed/?include_stuck=true).",
+            )
+
+        for name, metric in failed_execution_metrics:
+            self._alarm(
+                f"{name}ExecutionsFailed",
+                metric,
+                threshold=0,
+                description=f"A {name} execution failed: some tenant's report failed after its retries "
+                "(the execution's error names the tenants; rerun with `climatrak reports run`).",
             )
 
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{stage.resource_prefix()}-ingest")

@@ -36,10 +36,14 @@ local_app = typer.Typer(help="The local runtime (everything on this machine, no 
 tenants_app = typer.Typer(help="Tenants.", no_args_is_help=True)
 events_app = typer.Typer(help="Events: the outbox, its delivery state, retries and replays.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Alerts: their scheduled checks.", no_args_is_help=True)
+reports_app = typer.Typer(help="Reports: the daily (D-1) and monthly state machines.", no_args_is_help=True)
+reports_run_app = typer.Typer(help="Run a report state machine now and wait for its end.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(events_app, name="events")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(reports_app, name="reports")
+reports_app.add_typer(reports_run_app, name="run")
 
 
 class CliError(Exception):
@@ -124,7 +128,12 @@ def local_up(
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    runtime = LocalRuntime(api_port=api_port, mqtt_port=mqtt_port, moto_port=moto_port)
+    from climatrak.core.resources import DEFAULT_REPORT_TIMEZONES
+
+    # The report schedules too (03:00 and the 1st at 04:00 there), as deployed by default.
+    runtime = LocalRuntime(
+        api_port=api_port, mqtt_port=mqtt_port, moto_port=moto_port, report_timezones=DEFAULT_REPORT_TIMEZONES
+    )
     try:
         runtime.start()
     except Exception as error:
@@ -373,6 +382,122 @@ def alerts_check_no_data() -> None:
     print_json({"schedule": NO_DATA_CHECK.name, "result": result})
 
 
+# -- climatrak reports -------------------------------------------------------------------------
+
+StateMachineArnOption = Annotated[
+    str | None,
+    typer.Option(help="With --target aws: the state machine's ARN (default: the stage's reports stack output)."),
+]
+ReportTenantOption = Annotated[str | None, typer.Option(help="Only this tenant (default: every tenant).")]
+ReportTimezoneOption = Annotated[
+    str | None, typer.Option(help="Only the tenants of this IANA time zone (what each schedule sends).")
+]
+ReportTimeoutOption = Annotated[float, typer.Option(help="Give up waiting after this many seconds.", min=1)]
+WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the end and print the output.")]
+
+
+def report_input(period_field: str, period: str | None, tenant: str | None, timezone: str | None) -> dict[str, str]:
+    """The state machine's input: only the fields given (the task defaults the period)."""
+    payload: dict[str, str] = {}
+    if period is not None:
+        payload[period_field] = period
+    if tenant is not None:
+        validate_tenant_slug(tenant)
+        payload["tenant"] = tenant
+    if timezone is not None:
+        payload["timezone"] = timezone
+    return payload
+
+
+def stage_state_machine_arn(stage: str, env_var: str, cloudformation: Any) -> str:
+    """A deployed stage's report state machine ARN, from its reports stack (infra_cdk/stacks/reports.py)."""
+    stack = f"Climatrak-{stage}-Reports"
+    key = targets.output_key(env_var)
+    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    for output in outputs:
+        if output["OutputKey"] == key:
+            return str(output["OutputValue"])
+    raise CliError(f"stack {stack} has no {key} output; redeploy it or pass --state-machine-arn")
+
+
+def _run_report(kind: str, payload: dict[str, str], arn: str | None, timeout: float, wait: bool) -> None:
+    from climatrak.core import aws
+    from climatrak.core.resources import STATE_MACHINES
+    from climatrak_local import stepfunctions
+
+    (spec,) = [machine for machine in STATE_MACHINES if machine.kind == kind]
+    if TARGET["target"] == "aws":
+        arn = arn or stage_state_machine_arn(TARGET["stage"], spec.env_var, aws.client("cloudformation"))
+    else:
+        if arn:
+            raise CliError("--state-machine-arn goes with --target aws; locally the runtime's own is used")
+        arn = state.connect_env().environment[spec.env_var]
+    sfn = aws.client("stepfunctions")
+    execution = stepfunctions.start(sfn, arn, payload, stepfunctions.execution_name(f"{kind}-cli"))
+    if not wait:
+        print_json({"execution_arn": execution, "input": payload})
+        return
+    try:
+        output = stepfunctions.wait_for(sfn, execution, timeout)
+    except stepfunctions.ExecutionFailed as failed:
+        print_json({"execution_arn": execution, "status": failed.status, "error": failed.error, "cause": failed.cause})
+        raise typer.Exit(1) from None
+    print_json({"execution_arn": execution, "status": "SUCCEEDED", "output": output})
+
+
+@reports_run_app.command("daily")
+def reports_run_daily(
+    date: Annotated[
+        str | None, typer.Option(help="The day (YYYY-MM-DD; default: yesterday in each tenant's zone).")
+    ] = None,
+    tenant: ReportTenantOption = None,
+    timezone: ReportTimezoneOption = None,
+    state_machine_arn: StateMachineArnOption = None,
+    timeout: ReportTimeoutOption = 900.0,
+    wait: WaitOption = True,
+) -> None:
+    """Run the daily (D-1) reports state machine for a day: every tenant, or one."""
+    with user_errors():
+        if date is not None:
+            parse_period(date, "%Y-%m-%d", "--date")
+        payload = report_input("date", date, tenant, timezone)
+        _run_report("daily", payload, state_machine_arn, timeout, wait)
+
+
+@reports_run_app.command("monthly")
+def reports_run_monthly(
+    month: Annotated[
+        str | None, typer.Option(help="The month (YYYY-MM; default: last month in each tenant's zone).")
+    ] = None,
+    tenant: ReportTenantOption = None,
+    timezone: ReportTimezoneOption = None,
+    state_machine_arn: StateMachineArnOption = None,
+    timeout: ReportTimeoutOption = 900.0,
+    wait: WaitOption = True,
+) -> None:
+    """Run the monthly reports state machine for a month: every tenant, or one."""
+    with user_errors():
+        if month is not None:
+            parse_period(month, "%Y-%m", "--month")
+        payload = report_input("month", month, tenant, timezone)
+        _run_report("monthly", payload, state_machine_arn, timeout, wait)
+
+
+PERIOD_FORMATS = {"%Y-%m-%d": "YYYY-MM-DD", "%Y-%m": "YYYY-MM"}
+
+
+def parse_period(value: str, pattern: str, option: str) -> None:
+    """A day or month exactly in the given form (strptime alone accepts 2026-1-5)."""
+    from datetime import datetime
+
+    try:
+        valid = datetime.strptime(value, pattern).strftime(pattern) == value
+    except ValueError:
+        valid = False
+    if not valid:
+        raise CliError(f"{option} must be a {PERIOD_FORMATS[pattern]}, not {value!r}")
+
+
 # -- climatrak demo ----------------------------------------------------------------------------
 
 
@@ -392,9 +517,21 @@ def demo() -> None:
 
 @app.command("query")
 def query(
-    sql: Annotated[str, typer.Argument(help="SQL over the view telemetry_raw (partitions tenant, dt).")],
+    sql: Annotated[
+        str | None,
+        typer.Argument(
+            help="Athena SQL over telemetry_raw, telemetry_daily, sensor_daily, energy_daily, "
+            "ledger_transactions (partitions tenant and dt or month)."
+        ),
+    ] = None,
+    file: Annotated[
+        typer.FileText | None, typer.Option("--file", "-f", help="Read the SQL from a file (e.g. docs/athena/*.sql).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="A value for the next `?` of the SQL (repeatable).")
+    ] = None,
 ) -> None:
-    """Run DuckDB SQL over the running local runtime's telemetry lake."""
+    """Run SQL over the running local runtime's lake with DuckDB (the same text Athena runs)."""
     import duckdb
     from rich.table import Table
 
@@ -402,10 +539,13 @@ def query(
     from climatrak_local import lake
 
     with user_errors():
+        if (sql is None) == (file is None):
+            raise CliError("give the SQL or --file, not both")
+        text = sql if sql is not None else file.read()  # type: ignore[union-attr]
         runtime = state.read_state()
         location = lake.LakeLocation(runtime.endpoint_url, runtime.environment[LAKE_BUCKET.env_var])
         try:
-            columns, rows = lake.query(location, sql)
+            columns, rows = lake.query(location, text, param or [])
         except duckdb.Error as error:
             raise CliError(f"query failed: {error}") from None
     table = Table(*columns)

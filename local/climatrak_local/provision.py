@@ -1,5 +1,6 @@
-"""Creates every table, bucket, queue, the event bus and the consumers' rules from the specs CDK
-deploys (climatrak.core.resources)."""
+"""Creates every table, bucket, queue, the event bus and the consumers' rules, the report state
+machines and the lake's Glue catalog from the specs and definitions CDK deploys
+(climatrak.core.resources, climatrak.reports.state_machines)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,25 @@ from climatrak.core.resources import (
     BUCKETS,
     CONSUMERS,
     EVENT_BUS,
+    GLUE_DATABASE_LOCAL_NAME,
+    LAKE_TABLES,
     QUEUES,
+    STATE_MACHINES,
     TABLES,
     BucketSpec,
     ConsumerSpec,
     EventBusSpec,
     QueueSpec,
+    StateMachineSpec,
     TableSpec,
 )
 from climatrak.events.routing import consumer_event_pattern, local_rule_name
+from climatrak.reports.state_machines import RETRY_INTERVAL_SECONDS, definition
+from climatrak_local.lambda_invoke import ACCOUNT_ID
+from climatrak_local.stepfunctions import local_function_arn
+
+# moto checks nothing about the role; on AWS it is the state machine's own role.
+LOCAL_STATE_MACHINE_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/climatrak-local-state-machines"
 
 
 def dead_letter_queue_name(spec: QueueSpec) -> str:
@@ -119,6 +130,30 @@ def subscribe_consumer(events: Any, sqs: Any, bus_name: str, spec: ConsumerSpec,
     }
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
     return rule_arn
+
+
+def create_state_machine(sfn: Any, spec: StateMachineSpec, retry_interval_seconds: int = RETRY_INTERVAL_SECONDS) -> str:
+    """The state machine from its one definition, its tasks pointing at the local function name
+    (dispatched in-process, see climatrak_local.stepfunctions). Returns its ARN."""
+    body = definition(
+        spec.kind, local_function_arn(spec.task_function.name), retry_interval_seconds=retry_interval_seconds
+    )
+    arn: str = sfn.create_state_machine(
+        name=spec.local_name, definition=json.dumps(body), roleArn=LOCAL_STATE_MACHINE_ROLE, type="STANDARD"
+    )["stateMachineArn"]
+    return arn
+
+
+def create_state_machines(sfn: Any, retry_interval_seconds: int = RETRY_INTERVAL_SECONDS) -> dict[str, str]:
+    """Every report state machine; returns their ARNs by the env var that names each."""
+    return {spec.env_var: create_state_machine(sfn, spec, retry_interval_seconds) for spec in STATE_MACHINES}
+
+
+def create_lake_catalog(glue: Any, database: str = GLUE_DATABASE_LOCAL_NAME) -> None:
+    """The Glue database and tables CDK declares (partition projection included), over the local buckets."""
+    glue.create_database(DatabaseInput={"Name": database, "Description": "ClimaTrak lake (local)"})
+    for table in LAKE_TABLES:
+        glue.create_table(DatabaseName=database, TableInput=table.table_input(table.bucket.local_name))
 
 
 def provision_all(dynamodb: Any, s3: Any, sqs: Any, events: Any, visibility_timeout_seconds: int) -> dict[str, str]:

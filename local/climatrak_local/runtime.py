@@ -1,10 +1,13 @@
 """The local runtime: the whole product on one machine, in one process, no AWS account.
 
-moto (server mode) stands in for DynamoDB (with streams), S3, SQS and EventBridge (rules
-deliver to the consumers' queues); an HTTP server emulates API Gateway with a local JWT issuer
-in place of Cognito; an MQTT broker emulates IoT Core and its topic rule; pollers emulate
-Lambda's event source mappings (SQS queues, the Main table stream) and invoke the real handlers
-in-process; timer threads emulate EventBridge schedules (the alerts' no-data check).
+moto (server mode) stands in for DynamoDB (with streams), S3, SQS, EventBridge (rules
+deliver to the consumers' queues), Glue and Step Functions (its ASL interpreter runs the report
+state machines, their Lambda tasks dispatched to the in-process handlers); an HTTP server
+emulates API Gateway with a local JWT issuer in place of Cognito; an MQTT broker emulates IoT
+Core and its topic rule; pollers emulate Lambda's event source mappings (SQS queues, the Main
+table stream) and invoke the real handlers in-process; timer threads emulate EventBridge
+schedules (the alerts' no-data check) and EventBridge Scheduler's report schedules (03:00,
+and the 1st at 04:00, in each configured zone).
 Handlers reach moto through AWS_ENDPOINT_URL, exactly as they reach AWS without it.
 """
 
@@ -18,11 +21,12 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -32,28 +36,43 @@ from climatrak.core.config import Settings
 from climatrak.core.resources import (
     ALERTS_TOPIC_PREFIX,
     ALERTS_TOPIC_PREFIX_ENV_VAR,
+    ATHENA_WORKGROUP_ENV_VAR,
+    ATHENA_WORKGROUP_LOCAL_NAME,
     BUCKETS,
     CONSUMERS,
     EVENT_BUS,
+    GLUE_DATABASE_ENV_VAR,
+    GLUE_DATABASE_LOCAL_NAME,
     INGEST_BATCH_SIZE,
     INGEST_FUNCTION_TIMEOUT_SECONDS,
     INGEST_QUEUE,
     MAIN_TABLE,
+    REPORT_SCHEDULES,
+    REPORT_TASKS,
     SCHEDULES,
+    STATE_MACHINES,
     TABLES,
+    CronScheduleSpec,
+    FunctionSpec,
     QueueSpec,
     ScheduleSpec,
+    StateMachineSpec,
 )
 from climatrak.events.relay import RELAY_BATCH_SIZE, RELAY_STREAM_RETRY_ATTEMPTS, RELAY_TIMEOUT_SECONDS
 from climatrak.events.stream import OUTBOX_STREAM_FILTER
-from climatrak_local import tokens
+from climatrak_local import stepfunctions, tokens
 from climatrak_local.activity import Activity
 from climatrak_local.apigw import ApiGateway, ApiServer
 from climatrak_local.lambda_invoke import ACCOUNT_ID, REGION, Handler, HandlerRef, LambdaContext, resolve_handler
 from climatrak_local.moto_dynamodb import serialise_writes
 from climatrak_local.mqtt import MqttBroker, SqsRuleAction
 from climatrak_local.pollers import SqsPoller
-from climatrak_local.provision import dead_letter_queue_name, provision_all
+from climatrak_local.provision import (
+    create_lake_catalog,
+    create_state_machines,
+    dead_letter_queue_name,
+    provision_all,
+)
 from climatrak_local.streams import DynamoStreamPoller
 
 logger = logging.getLogger(__name__)
@@ -67,7 +86,11 @@ DEFAULT_HANDLERS: dict[str, str] = {
     **{consumer.name: f"functions.{consumer.handler}" for consumer in CONSUMERS},
     # every scheduled function, by its ScheduleSpec name
     **{schedule.name: f"functions.{schedule.handler}" for schedule in SCHEDULES},
+    # the report state machines' task function
+    REPORT_TASKS.name: f"functions.{REPORT_TASKS.handler}",
 }
+# Functions the local state machines invoke (dispatched in-process by climatrak_local.stepfunctions).
+STATE_MACHINE_FUNCTIONS: tuple[FunctionSpec, ...] = (REPORT_TASKS,)
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,9 @@ SQS_CONSUMERS: tuple[SqsConsumer, ...] = (
 # visibility timeout is short so failed records come back in seconds rather than minutes.
 LOCAL_BATCHING_WINDOW_SECONDS = 0.5
 LOCAL_VISIBILITY_TIMEOUT_SECONDS = 5
+# Likewise a failed report task is retried after 1, 2, 4 s (jittered) instead of 10, 20, 40 s;
+# the state machines are otherwise the deployed definitions.
+LOCAL_RETRY_INTERVAL_SECONDS = 1
 
 
 def scheduled_event(spec: ScheduleSpec, now: datetime | None = None) -> dict[str, Any]:
@@ -161,6 +187,67 @@ class ScheduleTimer:
                 logger.exception("scheduled %s failed; next run in %s s", self.spec.name, self.period_seconds)
 
 
+def next_run(spec: CronScheduleSpec, timezone: str, after: datetime) -> datetime:
+    """The first wall-clock time of `spec` in `timezone` strictly after `after` (an aware instant)."""
+    zone = ZoneInfo(timezone)
+    local = after.astimezone(zone)
+    day = local.date()
+    while True:
+        if spec.day_of_month is None or day.day == spec.day_of_month:
+            candidate = datetime(day.year, day.month, day.day, spec.hour, spec.minute, tzinfo=zone)
+            if candidate > local:
+                return candidate.astimezone(UTC)
+        day += timedelta(days=1)
+
+
+class CronTimer:
+    """An EventBridge Scheduler cron schedule in one time zone, emulated: a thread that starts the
+    schedule's state machine at each wall-clock time, with the schedule's input. A start that
+    fails is logged; the next one comes at the next time, as a schedule without retries would."""
+
+    # Waits in short steps so a changed system clock or a stop is noticed soon.
+    STEP_SECONDS = 30.0
+
+    def __init__(
+        self,
+        spec: CronScheduleSpec,
+        timezone: str,
+        *,
+        start: Callable[[CronScheduleSpec, str], Any],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        ZoneInfo(timezone)  # an unknown zone fails now, not at 03:00
+        self.spec = spec
+        self.timezone = timezone
+        self._start_execution = start
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"cron-{spec.name}-{timezone}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        due = next_run(self.spec, self.timezone, self._clock())
+        while not self._stopping.is_set():
+            remaining = (due - self._clock()).total_seconds()
+            if remaining > 0:
+                self._stopping.wait(min(remaining, self.STEP_SECONDS))
+                continue
+            try:
+                self._start_execution(self.spec, self.timezone)
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                logger.exception("scheduled %s (%s) could not start", self.spec.name, self.timezone)
+            due = next_run(self.spec, self.timezone, due)
+
+
 class LocalRuntime:
     """Starts everything on 127.0.0.1. Port 0 means "pick a free port"; read the chosen ports
     back from `api_port`, `mqtt_port` and `moto_port` after `start()`."""
@@ -178,10 +265,19 @@ class LocalRuntime:
         extra_env: Mapping[str, str] | None = None,
         schedules: Sequence[ScheduleSpec] = SCHEDULES,
         schedule_period_seconds: float | None = None,
+        report_timezones: Sequence[str] = (),
+        state_machine_retry_interval_seconds: int = LOCAL_RETRY_INTERVAL_SECONDS,
     ) -> None:
         """`schedule_period_seconds` overrides every schedule's rate (None: the spec's rate,
         0: no timers; `run_schedule` still works). Tiny periods keep the runtime busy, so
-        `wait_until_idle` may not find a quiet moment."""
+        `wait_until_idle` may not find a quiet moment.
+
+        `report_timezones`: the zones whose report schedules run (`climatrak local up` passes
+        DEFAULT_REPORT_TIMEZONES; the default, none, keeps tests and the demo free of surprise
+        runs at 03:00; `run_state_machine` works either way).
+
+        `state_machine_retry_interval_seconds`: the report tasks' first retry delay
+        (`climatrak.reports.state_machines.RETRY_INTERVAL_SECONDS` is the deployed one)."""
         self.jwt_secret = jwt_secret or secrets.token_urlsafe(32)
         self._schedules = {spec.name: spec for spec in schedules}
         self._schedule_periods = {
@@ -204,6 +300,11 @@ class LocalRuntime:
         self._pollers: list[SqsPoller] = []
         self._stream_poller: DynamoStreamPoller | None = None
         self._timers: list[ScheduleTimer] = []
+        self._report_timezones = tuple(report_timezones)
+        self._cron_timers: list[CronTimer] = []
+        self._retry_interval = state_machine_retry_interval_seconds
+        self._moto_modes = ExitStack()
+        self.state_machine_arns: dict[str, str] = {}
         self._saved_env: dict[str, str | None] = {}
         self._lock = threading.Lock()
         self.environment: dict[str, str] = {}
@@ -236,10 +337,13 @@ class LocalRuntime:
                 self.client("events"),
                 self._visibility_timeout,
             )
-            self._apply_environment()  # now with the queue URLs
+            self.state_machine_arns = create_state_machines(self.client("stepfunctions"), self._retry_interval)
+            create_lake_catalog(self.client("glue"))
+            self._apply_environment()  # now with the queue URLs and state machine ARNs
             self._start_mqtt()
             self._start_pollers()
             self._start_schedules()
+            self._start_report_schedules()
             self._api.start()
         except BaseException:
             self.stop()
@@ -261,6 +365,9 @@ class LocalRuntime:
         for timer in self._timers:
             timer.stop()
         self._timers = []
+        for cron in self._cron_timers:
+            cron.stop()
+        self._cron_timers = []
         if self._stream_poller is not None:
             self._stream_poller.stop()
             self._stream_poller = None
@@ -270,12 +377,18 @@ class LocalRuntime:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        self._moto_modes.close()
         self._restore_environment()
         self.started = False
 
     def _start_moto(self) -> None:
         serialise_writes([MAIN_TABLE.local_name])
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call otherwise
+        # moto's ASL interpreter logs every error a state raises, caught and retried ones too;
+        # an execution's outcome is in its description (run_state_machine raises with it).
+        logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
+        self._moto_modes.enter_context(stepfunctions.executing_state_machines())
+        self._moto_modes.enter_context(stepfunctions.dispatching(self._local_functions()))
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._requested["moto"], verbose=False)
         self._moto.start()
 
@@ -309,6 +422,35 @@ class LocalRuntime:
             timer = ScheduleTimer(spec, period_seconds=period, run=lambda spec: self.run_schedule(spec.name))
             timer.start()
             self._timers.append(timer)
+
+    def _start_report_schedules(self) -> None:
+        for timezone in self._report_timezones:
+            for spec in REPORT_SCHEDULES:
+                cron = CronTimer(spec, timezone, start=self._start_scheduled_execution)
+                cron.start()
+                self._cron_timers.append(cron)
+
+    def _start_scheduled_execution(self, spec: CronScheduleSpec, timezone: str) -> str:
+        """What the schedule's target does: start the state machine with the schedule's input."""
+        machine = spec.state_machine
+        return stepfunctions.start(
+            self.client("stepfunctions"),
+            self.state_machine_arns[machine.env_var],
+            spec.input(timezone),
+            stepfunctions.execution_name(f"{machine.kind}-scheduled"),
+        )
+
+    def _local_functions(self) -> list[stepfunctions.LocalFunction]:
+        return [
+            stepfunctions.LocalFunction(
+                name=stepfunctions.local_function_name(spec.name),
+                resolve=lambda name=spec.name: self.handler(name),  # type: ignore[misc]
+                timeout_seconds=spec.timeout_seconds,
+                memory_mb=spec.memory_mb,
+                around=self._activity.running,
+            )
+            for spec in STATE_MACHINE_FUNCTIONS
+        ]
 
     def _start_stream_poller(self) -> None:
         """The relay's event source mapping: Main table stream, outbox items waiting, batches of 10."""
@@ -350,7 +492,10 @@ class LocalRuntime:
         env.update({bucket.env_var: bucket.local_name for bucket in BUCKETS})
         env[EVENT_BUS.env_var] = EVENT_BUS.local_name
         env[ALERTS_TOPIC_PREFIX_ENV_VAR] = ALERTS_TOPIC_PREFIX
+        env[GLUE_DATABASE_ENV_VAR] = GLUE_DATABASE_LOCAL_NAME
+        env[ATHENA_WORKGROUP_ENV_VAR] = ATHENA_WORKGROUP_LOCAL_NAME
         env.update(self.queue_urls)
+        env.update(self.state_machine_arns)
         env.update(self._extra_env)
         return env
 
@@ -386,6 +531,25 @@ class LocalRuntime:
             raise KeyError(f"unknown schedule {name!r}; known: {sorted(self._schedules)}")
         with self._activity.running():
             return invoke_schedule(spec, self.handler(name), now)
+
+    def run_state_machine(self, name: str, payload: Mapping[str, Any] | None = None, timeout: float = 300.0) -> Any:
+        """Start a report state machine (by spec name, kind or local name: "daily_report",
+        "daily", "climatrak-daily-report") with `payload` as its input, wait for its end and
+        return its output. A failed execution raises `stepfunctions.ExecutionFailed` (status,
+        error, cause); TimeoutError if it still runs at the deadline."""
+        spec = state_machine_spec(name)
+        return stepfunctions.run(
+            self.client("stepfunctions"),
+            self.state_machine_arns[spec.env_var],
+            dict(payload or {}),
+            timeout=timeout,
+            name_prefix=spec.kind,
+        )
+
+    @property
+    def cron_timers(self) -> list[CronTimer]:
+        """The running report schedules, one per (schedule, time zone)."""
+        return list(self._cron_timers)
 
     @property
     def schedule_timers(self) -> list[ScheduleTimer]:
@@ -454,6 +618,9 @@ class LocalRuntime:
     # -- idleness --------------------------------------------------------------------------
 
     def _queues_empty(self, sqs: Any) -> bool:
+        return not any(True for _ in self._busy_queues(sqs))
+
+    def _busy_queues(self, sqs: Any) -> Iterator[str]:
         counters = (
             "ApproximateNumberOfMessages",
             "ApproximateNumberOfMessagesNotVisible",
@@ -462,15 +629,21 @@ class LocalRuntime:
         for url in self.queue_urls.values():
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(counters))["Attributes"]
             if any(int(attributes.get(name, "0")) for name in counters):
-                return False
-        return True
+                yield url
+
+    def _no_execution_running(self) -> bool:
+        sfn = self.client("stepfunctions")
+        return not any(
+            sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=1)["executions"]
+            for arn in self.state_machine_arns.values()
+        )
 
     def _stream_caught_up(self) -> bool:
         return self._stream_poller is None or self._stream_poller.caught_up()
 
     def wait_until_idle(self, timeout: float = 30.0) -> None:
         """Returns once every queue is empty, the Main table stream has no record left for the
-        relay, and no invocation or rule delivery is in flight.
+        relay, no state machine execution runs, and no invocation or rule delivery is in flight.
 
         Publish with QoS 1 and wait for the PUBACK first: an acknowledged publish has already
         reached the topic rule. Raises TimeoutError if the runtime is still busy at the deadline.
@@ -484,9 +657,25 @@ class LocalRuntime:
                 in_flight == 0
                 and self._stream_caught_up()
                 and self._queues_empty(sqs)
+                and self._no_execution_running()
                 and self._activity.snapshot() == (0, generation)
             ):
                 return
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"local runtime still busy after {timeout} s")
+                busy = {
+                    "invocations in flight": in_flight,
+                    "stream behind": not self._stream_caught_up(),
+                    "queues not empty": [url.rsplit("/", 1)[-1] for url in self._busy_queues(sqs)],
+                    "executions running": not self._no_execution_running(),
+                }
+                raise TimeoutError(f"local runtime still busy after {timeout} s: {busy}")
             time.sleep(0.05)
+
+
+def state_machine_spec(name: str) -> StateMachineSpec:
+    """A report state machine by its spec name, kind or local name."""
+    for spec in STATE_MACHINES:
+        if name in (spec.name, spec.kind, spec.local_name):
+            return spec
+    known = sorted(spec.name for spec in STATE_MACHINES)
+    raise KeyError(f"unknown state machine {name!r}; known: {known}")

@@ -20,6 +20,7 @@ from infra_cdk.stacks.data import DataStack
 from infra_cdk.stacks.events import EventsStack
 from infra_cdk.stacks.ingest import IngestStack
 from infra_cdk.stacks.observability import ObservabilityStack
+from infra_cdk.stacks.reports import ReportsStack
 
 StackT = TypeVar("StackT", bound=cdk.Stack)
 
@@ -32,6 +33,7 @@ class SynthesizedApp:
     ingest: Template
     api: Template
     events: Template
+    reports: Template
     observability: Template
 
 
@@ -63,6 +65,7 @@ def synthesized(layer_dirs: dict[str, str], tmp_path_factory: pytest.TempPathFac
         ingest=Template.from_stack(stacks.ingest),
         api=Template.from_stack(stacks.api),
         events=Template.from_stack(stacks.events),
+        reports=Template.from_stack(stacks.reports),
         observability=Template.from_stack(stacks.observability),
     )
 
@@ -78,5 +81,6 @@ def _stacks_of(app: cdk.App) -> ClimatrakStacks:
         ingest=stack("Ingest", IngestStack),
         api=stack("Api", ApiStack),
         events=stack("Events", EventsStack),
+        reports=stack("Reports", ReportsStack),
         observability=stack("Observability", ObservabilityStack),
     )

@@ -9,6 +9,7 @@ from tests.infra.conftest import SynthesizedApp
 from tests.infra.helpers import (
     actions_of,
     as_list,
+    import_names,
     logical_id,
     policy_statements,
     refers_to,
@@ -141,7 +142,11 @@ def test_api_role_reads_and_writes_tables_but_not_the_lake_or_queue(synthesized:
     data = synthesized.stacks.data
     statements = policy_statements(synthesized.api, logical_id(synthesized.stacks.api.api_function.role))
     actions = actions_of(statements)
-    assert not any(action.startswith(("s3:", "sqs:")) for action in actions)
+    assert not any(action.startswith("sqs:") for action in actions)
+    # S3: reading report objects only (the download links it signs), never the lake
+    assert {action for action in actions if action.startswith("s3:")} == {"s3:GetObject"}
+    (get,) = statements_with(statements, "s3:GetObject")
+    assert import_names(get["Resource"]) == {data.reports_bucket_arn_export}
     (write,) = statements_with(statements, "dynamodb:PutItem")
     assert refers_to(write["Resource"], logical_id(data.tables[MAIN_TABLE.logical_id]))
     assert not refers_to(write["Resource"], logical_id(data.tables[TELEMETRY_TABLE.logical_id]))

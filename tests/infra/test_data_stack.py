@@ -4,7 +4,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from climatrak.core.resources import LAKE_BUCKET, MAIN_TABLE, TABLES, TableSpec
+from climatrak.core.resources import LAKE_BUCKET, MAIN_TABLE, REPORTS_BUCKET, TABLES, TableSpec
 from infra_cdk.app import cdk_json_context
 from infra_cdk.layer import LayerDirs
 from infra_cdk.stacks.data import DataStack
@@ -91,15 +91,48 @@ def test_every_bucket_denies_plain_http(synthesized: SynthesizedApp) -> None:
         ), bucket_id
 
 
-def test_lake_lifecycle_keeps_raw_history_and_expires_quarantine(synthesized: SynthesizedApp) -> None:
+def test_lake_lifecycle_expires_raw_batches_and_quarantine_but_keeps_the_compacted_days(
+    synthesized: SynthesizedApp,
+) -> None:
     _, props = lake_bucket(synthesized)
     rules = {rule.get("Prefix"): rule for rule in props["LifecycleConfiguration"]["Rules"]}
-    raw = rules["telemetry/raw/"]
-    assert "ExpirationInDays" not in raw  # the full history: nothing compacts it yet
-    assert raw["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 30}]
+    # the daily compaction keeps each day in telemetry/daily/; raw batches are only its input
+    assert rules["telemetry/raw/"]["ExpirationInDays"] == 7
     assert rules["quarantine/"]["ExpirationInDays"] == 90
-    # The compacted daily files and curated datasets are kept.
-    assert not any(prefix and prefix.startswith("telemetry/daily") for prefix in rules)
+    assert not any(prefix and prefix.startswith(("telemetry/daily", "aggregates", "ledger")) for prefix in rules)
+
+
+def reports_bucket(synthesized: SynthesizedApp) -> dict:
+    bucket_id = logical_id(synthesized.stacks.data.reports_bucket)
+    assert bucket_id.startswith(REPORTS_BUCKET.logical_id)
+    props: dict = resources(synthesized.data, "AWS::S3::Bucket")[bucket_id]["Properties"]
+    return props
+
+
+def test_reports_bucket_is_kms_encrypted_private_versioned_and_logged(synthesized: SynthesizedApp) -> None:
+    props = reports_bucket(synthesized)
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert refers_to(rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"], logical_id(synthesized.stacks.data.key))
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert refers_to(
+        props["LoggingConfiguration"]["DestinationBucketName"], logical_id(synthesized.stacks.data.access_logs_bucket)
+    )
+
+
+def test_reports_are_kept_and_athena_results_expire(synthesized: SynthesizedApp) -> None:
+    rules = {rule["Id"]: rule for rule in reports_bucket(synthesized)["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-athena-results"]["Prefix"] == "athena-results/"
+    assert rules["expire-athena-results"]["ExpirationInDays"] == 30
+    assert rules["tier-reports"]["Prefix"] == "reports/"
+    assert "ExpirationInDays" not in rules["tier-reports"]
+    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
 
 
 def test_dev_data_is_destroyed_with_the_stack(synthesized: SynthesizedApp) -> None:

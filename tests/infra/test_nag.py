@@ -49,7 +49,7 @@ def test_an_unacknowledged_finding_fails_synthesis(tmp_path: Path) -> None:
         app.synth()
 
 
-@pytest.mark.parametrize("stack_name", ["data", "ingest", "api", "observability"])
+@pytest.mark.parametrize("stack_name", ["data", "ingest", "api", "events", "reports", "observability"])
 def test_no_aws_solutions_errors_or_warnings_annotated(synthesized: SynthesizedApp, stack_name: str) -> None:
     annotations = Annotations.from_stack(getattr(synthesized.stacks, stack_name))
     assert annotations.find_error("*", AWS_SOLUTIONS) == []

@@ -40,6 +40,16 @@ class Settings(BaseModel):
     # Ingest keeps an asset's alert rules this long per container (one query per asset and
     # period): a rule edit reaches the evaluation within it. The local runtime uses 5.
     alert_rules_cache_seconds: float = Field(default=60.0, ge=0)
+    # Reports: the human outputs (JSON, CSV, HTML) and Athena's query results.
+    reports_bucket: str = "climatrak-reports"
+    # The lake's Glue catalog database and the Athena workgroup that queries it.
+    glue_database: str = "climatrak_lake"
+    athena_workgroup: str = "climatrak"
+    # Started by the reports API (POST /api/reports/run/); empty where none is deployed.
+    daily_report_state_machine_arn: str = ""
+    monthly_report_state_machine_arn: str = ""
+    # Energy from power readings: a gap longer than this is not bridged by the integration.
+    energy_max_gap_minutes: int = Field(default=15, ge=1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

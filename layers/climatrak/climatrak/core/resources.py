@@ -9,6 +9,7 @@ Handlers never read this module for names: they get names from environment varia
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,13 @@ TABLES: tuple[TableSpec, ...] = (MAIN_TABLE, TELEMETRY_TABLE, IDEMPOTENCY_TABLE)
 # The lake: telemetry/raw, telemetry/daily, quarantine/, curated datasets.
 LAKE_BUCKET = BucketSpec(logical_id="LakeBucket", env_var="LAKE_BUCKET", local_name="climatrak-lake")
 
-BUCKETS: tuple[BucketSpec, ...] = (LAKE_BUCKET,)
+# Reports (reports/: JSON, CSV and HTML per tenant and period) and Athena's query results
+# (athena-results/), kept apart from the lake so analysts' tables never see them.
+REPORTS_BUCKET = BucketSpec(logical_id="ReportsBucket", env_var="REPORTS_BUCKET", local_name="climatrak-reports")
+REPORTS_PREFIX = "reports"
+ATHENA_RESULTS_PREFIX = "athena-results"
+
+BUCKETS: tuple[BucketSpec, ...] = (LAKE_BUCKET, REPORTS_BUCKET)
 
 # Telemetry from the IoT topic rule and from POST /ingest. Visibility timeout is six times
 # the ingest function timeout (AWS guidance for SQS event sources).
@@ -208,3 +215,364 @@ TELEMETRY_RULE_SQL = (
 INGEST_BATCH_SIZE = 500
 INGEST_BATCH_WINDOW_SECONDS = 5
 INGEST_FUNCTION_TIMEOUT_SECONDS = 60
+
+
+# -- reports: the task function, the state machines, their schedules -------------------------
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function other AWS services invoke directly (e.g. a state machine's tasks)."""
+
+    name: str
+    handler: str  # dotted path under functions/, e.g. "reports_tasks.handler.handler"
+    timeout_seconds: int
+    memory_mb: int
+
+
+# Every task of both report state machines: list tenants, one tenant's report, the summary.
+REPORT_TASKS = FunctionSpec(
+    name="reports_tasks", handler="reports_tasks.handler.handler", timeout_seconds=900, memory_mb=2048
+)
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    """A Step Functions state machine; its definition is `climatrak.reports.state_machines.definition(kind, ...)`."""
+
+    name: str
+    kind: str  # "daily" | "monthly"
+    logical_id: str
+    env_var: str  # the Settings field holding its ARN (for the reports API)
+    local_name: str
+    task_function: FunctionSpec
+    # A whole run over every tenant; one tenant's task is bounded by the function timeout.
+    timeout_seconds: int = 6 * 3600
+
+
+DAILY_REPORT = StateMachineSpec(
+    name="daily_report",
+    kind="daily",
+    logical_id="DailyReportStateMachine",
+    env_var="DAILY_REPORT_STATE_MACHINE_ARN",
+    local_name="climatrak-daily-report",
+    task_function=REPORT_TASKS,
+)
+MONTHLY_REPORT = StateMachineSpec(
+    name="monthly_report",
+    kind="monthly",
+    logical_id="MonthlyReportStateMachine",
+    env_var="MONTHLY_REPORT_STATE_MACHINE_ARN",
+    local_name="climatrak-monthly-report",
+    task_function=REPORT_TASKS,
+)
+
+STATE_MACHINES: tuple[StateMachineSpec, ...] = (DAILY_REPORT, MONTHLY_REPORT)
+
+
+@dataclass(frozen=True)
+class CronScheduleSpec:
+    """A state machine started at a wall-clock time, once per configured time zone (EventBridge
+    Scheduler with ScheduleExpressionTimezone), with input `{"timezone": zone}`: each run covers
+    the tenants of that zone, at their own 03:00."""
+
+    name: str
+    state_machine: StateMachineSpec
+    hour: int
+    minute: int = 0
+    day_of_month: int | None = None  # None: every day
+
+    @property
+    def expression(self) -> str:
+        """EventBridge Scheduler's cron(minutes hours day-of-month month day-of-week year)."""
+        day = "*" if self.day_of_month is None else str(self.day_of_month)
+        return f"cron({self.minute} {self.hour} {day} * ? *)"
+
+    @staticmethod
+    def input(timezone: str) -> dict[str, str]:
+        return {"timezone": timezone}
+
+
+# D-1 at 03:00 (late readings of the day before have arrived); the month on the 1st at 04:00.
+DAILY_REPORT_SCHEDULE = CronScheduleSpec(name="daily_report", state_machine=DAILY_REPORT, hour=3)
+MONTHLY_REPORT_SCHEDULE = CronScheduleSpec(name="monthly_report", state_machine=MONTHLY_REPORT, hour=4, day_of_month=1)
+REPORT_SCHEDULES: tuple[CronScheduleSpec, ...] = (DAILY_REPORT_SCHEDULE, MONTHLY_REPORT_SCHEDULE)
+DEFAULT_REPORT_TIMEZONES: tuple[str, ...] = ("America/Sao_Paulo",)
+
+
+# -- the lake's catalog: Glue tables on AWS, DuckDB views locally -------------------------------
+
+GLUE_DATABASE_ENV_VAR = "GLUE_DATABASE"
+GLUE_DATABASE_LOCAL_NAME = "climatrak_lake"
+ATHENA_WORKGROUP_ENV_VAR = "ATHENA_WORKGROUP"
+ATHENA_WORKGROUP_LOCAL_NAME = "climatrak"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A partition key of the path (`name=value/`), resolved by Athena partition projection.
+
+    injected: the query must say `name = '...'` (tenants are not listed anywhere Athena could read);
+    date: a date range from `start` to now, in `date_format` (Java pattern) steps of one `unit`;
+    enum: one of `values`.
+    """
+
+    name: str
+    projection: str  # "injected" | "date" | "enum"
+    date_format: str = ""
+    unit: str = ""  # DAYS | MONTHS
+    start: str = ""
+    values: tuple[str, ...] = ()
+
+
+TENANT_PARTITION = Partition("tenant", "injected")
+DAY_PARTITION = Partition("dt", "date", date_format="yyyy-MM-dd", unit="DAYS", start="2024-01-01")
+MONTH_PARTITION = Partition("month", "date", date_format="yyyy-MM", unit="MONTHS", start="2024-01")
+
+
+@dataclass(frozen=True)
+class LakeTableSpec:
+    """A dataset under `prefix/` of a bucket, partitioned `tenant=/dt=/` (or `month=`), declared
+    once: Glue tables (CDK), DuckDB views (local runtime) and the writers' schemas agree.
+
+    Column types are Athena/Hive DDL types: string, bigint, double, boolean, timestamp,
+    decimal(p,s). Parquet timestamps are UTC instants (Athena shows them without a zone).
+    """
+
+    name: str
+    bucket: BucketSpec
+    prefix: str
+    columns: tuple[tuple[str, str], ...]
+    partitions: tuple[Partition, ...] = (TENANT_PARTITION, DAY_PARTITION)
+    data_format: str = "parquet"  # parquet | json
+    description: str = ""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def location(self, bucket_name: str) -> str:
+        return f"s3://{bucket_name}/{self.prefix}/"
+
+    def location_template(self, bucket_name: str) -> str:
+        path = "/".join(f"{p.name}=${{{p.name}}}" for p in self.partitions)
+        return f"s3://{bucket_name}/{self.prefix}/{path}/"
+
+    def projection_parameters(self, bucket_name: str) -> dict[str, str]:
+        parameters = {"projection.enabled": "true", "storage.location.template": self.location_template(bucket_name)}
+        for partition in self.partitions:
+            key = f"projection.{partition.name}"
+            parameters[f"{key}.type"] = partition.projection
+            if partition.projection == "date":
+                # Zones east of UTC are a day (a month) ahead of it: the range ends one step later.
+                parameters[f"{key}.format"] = partition.date_format
+                parameters[f"{key}.range"] = f"{partition.start},NOW+1{partition.unit}"
+                parameters[f"{key}.interval"] = "1"
+                parameters[f"{key}.interval.unit"] = partition.unit
+            elif partition.projection == "enum":
+                parameters[f"{key}.values"] = ",".join(partition.values)
+        return parameters
+
+    def table_input(self, bucket_name: str) -> dict[str, Any]:
+        """Glue's TableInput (the CreateTable API and AWS::Glue::Table share this shape)."""
+        serde: dict[str, Any]
+        if self.data_format == "parquet":
+            formats = {
+                "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            }
+            serde = {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"}
+        else:
+            formats = {
+                "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+                "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+            }
+            # Lines that are not JSON objects become all-null rows instead of failing the query.
+            serde = {
+                "SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe",
+                "Parameters": {"ignore.malformed.json": "true"},
+            }
+        return {
+            "Name": self.name,
+            "Description": self.description,
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {
+                "EXTERNAL": "TRUE",
+                "classification": self.data_format,
+                **self.projection_parameters(bucket_name),
+            },
+            "PartitionKeys": [{"Name": p.name, "Type": "string"} for p in self.partitions],
+            "StorageDescriptor": {
+                "Columns": [{"Name": name, "Type": kind} for name, kind in self.columns],
+                "Location": self.location(bucket_name),
+                **formats,
+                "SerdeInfo": serde,
+            },
+        }
+
+
+# telemetry.lake.RAW_SCHEMA, column for column (a unit test keeps them equal).
+TELEMETRY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ts", "timestamp"),
+    ("device_id", "string"),
+    ("sensor_id", "string"),
+    ("value", "double"),
+    ("unit", "string"),
+    ("metric_type", "string"),
+    ("site_id", "bigint"),
+    ("asset_tag", "string"),
+    ("received_at", "timestamp"),
+    ("via", "string"),
+)
+
+TELEMETRY_RAW_TABLE = LakeTableSpec(
+    name="telemetry_raw",
+    bucket=LAKE_BUCKET,
+    prefix="telemetry/raw",
+    columns=TELEMETRY_COLUMNS,
+    description="Readings as ingested: one Parquet object per ingest batch, kept a few days",
+)
+TELEMETRY_DAILY_TABLE = LakeTableSpec(
+    name="telemetry_daily",
+    bucket=LAKE_BUCKET,
+    prefix="telemetry/daily",
+    columns=TELEMETRY_COLUMNS,
+    description="A day's readings compacted: duplicates removed, sorted by asset, sensor and time",
+)
+# reports.lake_daily.AGGREGATES_SCHEMA.
+SENSOR_DAILY_TABLE = LakeTableSpec(
+    name="sensor_daily",
+    bucket=LAKE_BUCKET,
+    prefix="aggregates/sensor_daily",
+    columns=(
+        ("device_id", "string"),
+        ("asset_tag", "string"),
+        ("sensor_id", "string"),
+        ("metric_type", "string"),
+        ("unit", "string"),
+        ("count", "bigint"),
+        ("min", "double"),
+        ("max", "double"),
+        ("avg", "double"),
+        ("p95", "double"),
+        ("first_ts", "timestamp"),
+        ("last_ts", "timestamp"),
+        ("coverage", "double"),
+        ("longest_gap_s", "double"),
+    ),
+    description="Per sensor and business day: count, min, max, avg, p95, coverage of 1-minute slots, longest gap",
+)
+ENERGY_DAILY_TABLE = LakeTableSpec(
+    name="energy_daily",
+    bucket=LAKE_BUCKET,
+    prefix="aggregates/energy_daily",
+    # reports.energy_dataset.ENERGY_SCHEMA (its own `dt` column repeats the partition: left out).
+    columns=(
+        ("asset_tag", "string"),
+        ("asset_id", "bigint"),
+        ("kwh_total", "double"),
+        ("kwh_peak", "double"),
+        ("kwh_off_peak", "double"),
+        ("kwh_intermediate", "double"),
+        ("cost", "decimal(18,2)"),
+        ("tariff", "string"),
+        ("flag", "string"),
+    ),
+    description="Per asset and business day: kWh by time of use and its cost at the tariff in force",
+)
+LEDGER_TRANSACTIONS_TABLE = LakeTableSpec(
+    name="ledger_transactions",
+    bucket=LAKE_BUCKET,
+    prefix="ledger/transactions",
+    columns=(
+        ("id", "string"),
+        ("occurred_at", "timestamp"),
+        ("transaction_type", "string"),
+        ("category", "string"),
+        ("amount", "decimal(18,2)"),
+        ("currency", "string"),
+        ("cost_center_id", "string"),
+        ("asset_id", "bigint"),
+        ("work_order_id", "bigint"),
+        ("description", "string"),
+        ("idempotency_key", "string"),
+        ("is_locked", "boolean"),
+        ("created_at", "timestamp"),
+    ),
+    partitions=(TENANT_PARTITION, MONTH_PARTITION),
+    description="The ledger of a business month, exported daily (a rerun rewrites the month)",
+)
+WORK_ORDERS_TABLE = LakeTableSpec(
+    name="work_orders",
+    bucket=LAKE_BUCKET,
+    prefix="cmms/work_orders",
+    columns=(
+        ("id", "bigint"),
+        ("number", "string"),
+        ("asset_id", "bigint"),
+        ("asset_tag", "string"),
+        ("type", "string"),
+        ("status", "string"),
+        ("priority", "string"),
+        ("scheduled_date", "string"),
+        ("created_at", "timestamp"),
+        ("started_at", "timestamp"),
+        ("completed_at", "timestamp"),
+        ("cost_center_id", "string"),
+    ),
+    description="The tenant's work orders as they stood at the end of each business day (a snapshot per day)",
+)
+ALERTS_TABLE = LakeTableSpec(
+    name="alerts",
+    bucket=LAKE_BUCKET,
+    prefix="alerts/alerts",
+    columns=(
+        ("id", "bigint"),
+        ("rule_id", "bigint"),
+        ("asset_tag", "string"),
+        ("site_id", "bigint"),
+        ("severity", "string"),
+        ("parameter_key", "string"),
+        ("parameter_value", "double"),
+        ("threshold", "double"),
+        ("message", "string"),
+        ("triggered_at", "timestamp"),
+        ("acknowledged_at", "timestamp"),
+        ("resolved_at", "timestamp"),
+        ("resolution", "string"),
+        ("work_order_id", "bigint"),
+    ),
+    description="Alerts raised on each business day, as they stood when the day's report ran",
+)
+REPORTS_TABLE = LakeTableSpec(
+    name="reports",
+    bucket=REPORTS_BUCKET,
+    prefix=REPORTS_PREFIX,
+    # reports.render.to_json: one object per line; tenant, type and period are the partitions.
+    columns=(
+        ("id", "string"),
+        ("title", "string"),
+        ("tenant_name", "string"),
+        ("timezone", "string"),
+        ("generated_at", "string"),
+        ("headline", "string"),
+    ),
+    partitions=(
+        TENANT_PARTITION,
+        Partition("type", "enum", values=("daily", "monthly")),
+        Partition("period", "injected"),
+    ),
+    data_format="json",
+    description="The generated reports' JSON documents (headline is the JSON of the headline figures)",
+)
+
+LAKE_TABLES: tuple[LakeTableSpec, ...] = (
+    TELEMETRY_RAW_TABLE,
+    TELEMETRY_DAILY_TABLE,
+    SENSOR_DAILY_TABLE,
+    ENERGY_DAILY_TABLE,
+    LEDGER_TRANSACTIONS_TABLE,
+    WORK_ORDERS_TABLE,
+    ALERTS_TABLE,
+    REPORTS_TABLE,
+)
