@@ -19,10 +19,13 @@ from climatrak.core.http import build_resolver, json_response, normalise_path
 from . import (
     alerts_routes,
     cmms_routes,
+    energy_routes,
     events_routes,
     ledger_routes,
+    ledger_settings_routes,
     ledger_transactions_routes,
     registry_routes,
+    reports_routes,
     telemetry_routes,
 )
 from .dependencies import settings
@@ -35,6 +38,9 @@ app.include_router(telemetry_routes.router)
 app.include_router(cmms_routes.router)
 app.include_router(ledger_routes.router)
 app.include_router(ledger_transactions_routes.router)
+app.include_router(energy_routes.router)
+app.include_router(ledger_settings_routes.router)
+app.include_router(reports_routes.router)
 app.include_router(events_routes.router)
 app.include_router(alerts_routes.router)
 app.configure_openapi(

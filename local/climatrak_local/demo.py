@@ -31,7 +31,7 @@ from rich.table import Table
 from climatrak.core.errors import DomainError
 from climatrak.core.resources import INGEST_QUEUE, LAKE_BUCKET
 from climatrak.telemetry.signing import sign
-from climatrak_local import demo_alerts, demo_finance, lake
+from climatrak_local import demo_alerts, demo_finance, demo_reports, lake
 from climatrak_local.api_client import ApiClient, DemoError
 from climatrak_local.runtime import LocalRuntime
 from climatrak_local.simulator import (
@@ -394,6 +394,7 @@ def run_demo() -> int:
         console.print(lake_table(runtime, day))
         demo_alerts.report(runtime, api, TENANT, TIMEZONE, console)
         demo_finance.run_finance(runtime, api, registry.site_id, TIMEZONE, console)
+        demo_reports.run_reports(runtime, api, TENANT, day.isoformat(), console)
     except (DemoError, PublishError, DomainError, TimeoutError, OSError) as error:
         console.print(f"[red]demo failed:[/] {error}")
         return 1

@@ -88,7 +88,8 @@ def plan_status(stored: str) -> str:
     return PLAN_STATUS_ALIASES.get(stored, stored)
 
 
-def _planned_total(envelope: EnvelopeItem) -> Decimal:
+def planned_total(envelope: EnvelopeItem) -> Decimal:
+    """The envelope's planned amount over its twelve months."""
     return sum((money(month.planned_amount) for month in envelope.months or []), ZERO)
 
 
@@ -127,7 +128,7 @@ def envelope_view(envelope: EnvelopeItem, budgets: Budgets) -> Envelope:
         category_display=CATEGORY_LABELS.get(envelope.category, envelope.category),
         amount=money(envelope.amount),
         currency=envelope.currency,
-        months_total=as_number(_planned_total(envelope)),
+        months_total=as_number(planned_total(envelope)),
         is_active=bool(envelope.is_active),
         months=[budget_month_view(envelope, month, budgets) for month in months],
         created_at=envelope.created_at,
@@ -146,7 +147,7 @@ def plan_view(plan: BudgetPlanItem, budgets: Budgets) -> BudgetPlan:
         year=int(plan.year),
         start_date=plan.start_date,
         end_date=plan.end_date,
-        total_planned=sum((_planned_total(envelope) for envelope in envelopes), ZERO),
+        total_planned=sum((planned_total(envelope) for envelope in envelopes), ZERO),
         currency=plan.currency,
         status=status,
         status_display=PLAN_STATUS_LABELS.get(status, status),
