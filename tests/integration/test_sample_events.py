@@ -84,3 +84,14 @@ def test_the_schedule_sample_runs_the_no_data_check(settings: Settings, clean_aw
     result = no_data_handler.handler(load("schedule_no_data.json"), LambdaContextStub())  # type: ignore[arg-type]
 
     assert result == {"raised": [], "resolved": []}  # no tenant watches a sensor yet
+
+
+def test_the_report_task_sample_lists_the_tenants_of_the_zone(settings: Settings, clean_aws: None) -> None:
+    from functions.reports_tasks import handler as reports_handler
+
+    create_tenant(settings, "umc", "UMC", "America/Sao_Paulo")
+    create_tenant(settings, "manaus", "Manaus", "America/Manaus")
+    result = reports_handler.handler(load("reports_task_list_tenants.json"), LambdaContextStub())  # type: ignore[arg-type]
+
+    assert result == {"tenants": [{"tenant": "umc", "date": "2026-11-24"}]}
+    assert load("sfn_daily_report_input.json") == {"timezone": "America/Sao_Paulo"}
