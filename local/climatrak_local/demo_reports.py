@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import orjson
 from rich.console import Console
@@ -38,9 +37,9 @@ def run_reports(runtime: LocalRuntime, api: ApiClient, tenant: str, day: str, co
         output = runtime.run_state_machine("daily", {"tenant": tenant, "date": day})
     page = api.expect(200, "GET", f"/api/reports/?type=daily&date={day}")
     if not page["results"]:
-        raise DemoError(f"no daily report for {day}: {output}")
+        raise DemoError(f"no daily report for {day}: {orjson.dumps(output).decode()}")
     report = api.expect(200, "GET", f"/api/reports/{page['results'][0]['id']}/")
-    links = report.get("downloads") or report.get("links") or {}
+    links = report["downloads"]
     html_path = _download(links.get("html"), REPORTS_DIR / f"{tenant}-daily-{day}.html")
     body = orjson.loads(_fetch(links["json"])) if links.get("json") else {}
 
@@ -79,7 +78,3 @@ def _download(url: str | None, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(_fetch(url))
     return path
-
-
-def summary(output: Any) -> str:
-    return orjson.dumps(output).decode() if output is not None else "-"
