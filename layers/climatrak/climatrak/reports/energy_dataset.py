@@ -10,6 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from climatrak.reports.lake_objects import write_rows
+
 ENERGY_PREFIX = "aggregates/energy_daily"
 ENERGY_SCHEMA = pa.schema(
     [
@@ -33,12 +35,7 @@ def energy_key(tenant: str, day: str) -> str:
 
 def write_energy(s3: Any, bucket: str, tenant: str, day: str, rows: list[dict[str, Any]]) -> str:
     """The day's rows as one object (a rerun overwrites it)."""
-    table = pa.Table.from_pylist(rows, schema=ENERGY_SCHEMA)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    key = energy_key(tenant, day)
-    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
-    return key
+    return write_rows(s3, bucket, energy_key(tenant, day), rows, ENERGY_SCHEMA)
 
 
 def read_energy_month(s3: Any, bucket: str, tenant: str, month: str) -> Iterator[dict[str, Any]]:

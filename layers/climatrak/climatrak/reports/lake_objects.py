@@ -14,6 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from climatrak.core.resources import LakeTableSpec
 from climatrak.reports.lake_columns import WORKERS
 
 T = TypeVar("T")
@@ -115,3 +119,27 @@ def read_each(objects: LakeObjects, keys: list[str], parse: Callable[[bytes], T]
 
 def _content_md5(body: bytes) -> str:
     return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+
+
+# Athena DDL types of LakeTableSpec columns, as Arrow types.
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "bigint": pa.int64(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("ms", tz="UTC"),
+    "decimal(18,2)": pa.decimal128(18, 2),
+}
+
+
+def arrow_schema(table: LakeTableSpec) -> pa.Schema:
+    """A dataset's writer schema from its declaration (its Glue table and DuckDB view agree)."""
+    return pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in table.columns])
+
+
+def write_rows(s3: Any, bucket: str, key: str, rows: list[dict[str, Any]], schema: pa.Schema) -> str:
+    """Rows as one zstd Parquet object at `key` (a rerun overwrites it)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), sink, compression="zstd")
+    S3Objects(s3, bucket).write(key, sink.getvalue().to_pybytes(), "application/vnd.apache.parquet")
+    return key

@@ -3,43 +3,18 @@ daily run of that month (so the file always equals the ledger; a locked month st
 
 from __future__ import annotations
 
-import io
-from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from climatrak.core.resources import LEDGER_TRANSACTIONS_TABLE
+from climatrak.core.timeutil import parse_iso
 from climatrak.ledger.posting_repository import PostingRepository
+from climatrak.reports.lake_objects import arrow_schema, write_rows
 
-_TIMESTAMP = pa.timestamp("ms", tz="UTC")
-SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("occurred_at", _TIMESTAMP, nullable=False),
-        pa.field("transaction_type", pa.string(), nullable=False),
-        pa.field("category", pa.string(), nullable=False),
-        pa.field("amount", pa.decimal128(18, 2), nullable=False),
-        pa.field("currency", pa.string(), nullable=False),
-        pa.field("cost_center_id", pa.string(), nullable=False),
-        pa.field("asset_id", pa.int64()),
-        pa.field("work_order_id", pa.int64()),
-        pa.field("description", pa.string()),
-        pa.field("idempotency_key", pa.string()),
-        pa.field("is_locked", pa.bool_(), nullable=False),
-        pa.field("created_at", _TIMESTAMP, nullable=False),
-    ]
-)
 PAGE = 500
 
 
 def ledger_key(tenant: str, month: str) -> str:
     return f"{LEDGER_TRANSACTIONS_TABLE.prefix}/tenant={tenant}/month={month}/part-0000.parquet"
-
-
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def export_month(settings: Any, s3: Any, tenant: str, month: str) -> tuple[str, int]:
@@ -50,7 +25,7 @@ def export_month(settings: Any, s3: Any, tenant: str, month: str) -> tuple[str, 
     rows = [
         {
             "id": str(item.id),
-            "occurred_at": _instant(str(item.occurred_at)),
+            "occurred_at": parse_iso(str(item.occurred_at)),
             "transaction_type": str(item.transaction_type),
             "category": str(item.category),
             "amount": item.amount,
@@ -61,12 +36,9 @@ def export_month(settings: Any, s3: Any, tenant: str, month: str) -> tuple[str, 
             "description": str(item.description or ""),
             "idempotency_key": item.idempotency_key,
             "is_locked": locked,
-            "created_at": _instant(str(item.created_at)),
+            "created_at": parse_iso(str(item.created_at)),
         }
         for item in repo.query_month(month, None, None, descending=False, page_size=PAGE)
     ]
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), buffer, compression="zstd")
-    key = ledger_key(tenant, month)
-    s3.put_object(Bucket=settings.lake_bucket, Key=key, Body=buffer.getvalue())
+    key = write_rows(s3, settings.lake_bucket, ledger_key(tenant, month), rows, arrow_schema(LEDGER_TRANSACTIONS_TABLE))
     return key, len(rows)

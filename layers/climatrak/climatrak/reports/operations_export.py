@@ -3,43 +3,24 @@ orders as they stand (a snapshot per business day) and the alerts raised that da
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from climatrak.alerts.items import ALERT_STATUSES, AlertItem, alert_status_index_pk
 from climatrak.cmms.repository import CmmsRepository
 from climatrak.core.config import Settings
 from climatrak.core.resources import ALERTS_TABLE, WORK_ORDERS_TABLE, LakeTableSpec
-from climatrak.core.timeutil import iso_ms
-
-_ARROW_TYPES = {
-    "bigint": pa.int64(),
-    "string": pa.string(),
-    "double": pa.float64(),
-    "timestamp": pa.timestamp("ms", tz="UTC"),
-}
-
-
-def schema_of(table: LakeTableSpec) -> pa.Schema:
-    """The writer's schema from the table's declaration (the Glue table and DuckDB view agree)."""
-    return pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in table.columns])
+from climatrak.core.timeutil import iso_ms, parse_iso
+from climatrak.reports.lake_objects import arrow_schema, write_rows
 
 
 def _instant(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return parse_iso(value) if value else None
 
 
-def _write(s3: Any, bucket: str, table: LakeTableSpec, tenant: str, day: str, rows: Iterable[dict[str, Any]]) -> str:
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(list(rows), schema=schema_of(table)), buffer, compression="zstd")
+def _write(s3: Any, bucket: str, table: LakeTableSpec, tenant: str, day: str, rows: list[dict[str, Any]]) -> str:
     key = f"{table.prefix}/tenant={tenant}/dt={day}/part-0000.parquet"
-    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
-    return key
+    return write_rows(s3, bucket, key, rows, arrow_schema(table))
 
 
 def export_work_orders(settings: Settings, s3: Any, tenant: str, day: str) -> int:
