@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from aws_cdk import Aws, RemovalPolicy
 from constructs import Node
 
-from climatrak.core.resources import ALERTS_TOPIC_PREFIX, DEFAULT_REPORT_TIMEZONES, StateMachineSpec
+from climatrak.core.resources import ALERTS_TOPIC_PREFIX, StateMachineSpec
 from infra_cdk.layer import LayerDirs
 
 PROD_STAGES = frozenset({"prod", "production"})
 DEFAULT_CORS_ORIGINS = "http://localhost:5173"
 GIB = 1024**3
-
-
-def timezones_from_context(value: object) -> tuple[str, ...]:
-    """`report_timezones` context: a list, its JSON, or a comma-separated string of IANA zones."""
-    if value is None or value == "":
-        return DEFAULT_REPORT_TIMEZONES
-    if isinstance(value, str):
-        value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
-    if not isinstance(value, list | tuple):
-        raise ValueError("context report_timezones must be a list of IANA time zones")
-    zones = tuple(str(zone).strip() for zone in value if str(zone).strip())
-    for zone in zones:
-        ZoneInfo(zone)  # an unknown zone fails the synthesis, not the schedule
-    return zones or DEFAULT_REPORT_TIMEZONES
 
 
 @dataclass(frozen=True)
@@ -41,8 +25,6 @@ class StageConfig:
     # after; the raw ones stay a few days more for reruns of a failed day.
     lake_raw_retention_days: int = 7
     quarantine_retention_days: int = 90
-    # The report schedules run once per zone, at 03:00 (daily) and the 1st 04:00 (monthly) there.
-    report_timezones: tuple[str, ...] = DEFAULT_REPORT_TIMEZONES
     # Athena cancels a query of this workgroup that would scan more (the cost guard rail).
     athena_bytes_scanned_cutoff: int = 10 * GIB
     athena_results_retention_days: int = 30
@@ -89,6 +71,5 @@ class StageConfig:
             log_level=str(node.try_get_context("log_level") or "INFO"),
             cors_origins=str(node.try_get_context("cors_origins") or DEFAULT_CORS_ORIGINS),
             lake_raw_retention_days=int(raw_days) if raw_days else cls.lake_raw_retention_days,
-            report_timezones=timezones_from_context(node.try_get_context("report_timezones")),
             athena_bytes_scanned_cutoff=int(cutoff) if cutoff else cls.athena_bytes_scanned_cutoff,
         )

@@ -1,14 +1,15 @@
 """Reports stack: the report-task function, the daily and monthly state machines, their
-EventBridge Scheduler schedules (one per configured time zone), and the lake's catalog for
-analysts (Glue database and tables with partition projection, an Athena workgroup with a
-bytes-scanned cutoff, the saved queries of docs/athena/).
+EventBridge Scheduler sweeps (one per report kind, every 15 minutes in UTC), and the lake's
+catalog for analysts (Glue database and tables with partition projection, an Athena workgroup
+with a bytes-scanned cutoff, the saved queries of docs/athena/).
 
-Scheduler (03:00 / the 1st 04:00 in each zone, input {"timezone": zone})
-    --> state machine (climatrak.reports.state_machines) --> task function (list, report per tenant, summary)
+Scheduler (every 15 min UTC, input {"due_at": <aws.scheduler.scheduled-time>})
+    --> state machine (climatrak.reports.state_machines) --> task function (list the tenants whose
+        03:00 / 1st 04:00 has just come in their own zone, report per tenant, summary)
     --> lake (telemetry/daily, aggregates/) + reports bucket (reports/) + Main table (records, postings, outbox)
 analyst --> Athena workgroup --> Glue tables (projection) --> lake and reports buckets
 
-The state machine definitions, the schedules and the tables come from the same code the local
+The state machine definitions, the sweeps and the tables come from the same code the local
 runtime provisions (climatrak.reports.state_machines, climatrak.core.resources).
 """
 
@@ -41,8 +42,8 @@ from climatrak.core.resources import (
     REPORTS_BUCKET,
     REPORTS_PREFIX,
     STATE_MACHINES,
-    CronScheduleSpec,
     LakeTableSpec,
+    ReportScheduleSpec,
     StateMachineSpec,
 )
 from climatrak.reports.state_machines import definition
@@ -112,9 +113,8 @@ class ReportsStack(Stack):
             "It is the report schedules' dead-letter queue (runs that could not start), watched by an alarm.",
         )
         self.schedule_role = self._schedule_role()
-        self.schedules = [
-            self._schedule(spec, timezone) for spec in REPORT_SCHEDULES for timezone in stage.report_timezones
-        ]
+        # One sweep per report kind reaches every tenant's own report time, whatever its zone.
+        self.schedules = [self._schedule(spec) for spec in REPORT_SCHEDULES]
 
         self.database = self._database()
         self.tables = {spec.name: self._table(spec, data) for spec in LAKE_TABLES}
@@ -205,20 +205,25 @@ class ReportsStack(Stack):
         )
         return role
 
-    def _schedule(self, spec: CronScheduleSpec, timezone: str) -> scheduler.CfnSchedule:
+    def _schedule(self, spec: ReportScheduleSpec) -> scheduler.CfnSchedule:
         machine = self.state_machines[spec.state_machine.name]
+        day = "every day" if spec.day_of_month is None else f"on day {spec.day_of_month}"
         return scheduler.CfnSchedule(
             self,
-            f"{_pascal(spec.name)}Schedule{_pascal(timezone)}",
-            description=f"{spec.state_machine.kind} reports of the tenants in {timezone}",
+            f"{_pascal(spec.name)}Sweep",
+            description=(
+                f"{spec.state_machine.kind} reports: every {spec.sweep_minutes} min, the tenants whose "
+                f"{spec.hour:02d}:{spec.minute:02d} {day} has just come in their own time zone"
+            ),
             schedule_expression=spec.expression,
-            schedule_expression_timezone=timezone,
+            schedule_expression_timezone=spec.timezone,
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
             state="ENABLED",
             target=scheduler.CfnSchedule.TargetProperty(
                 arn=machine.state_machine_arn,
                 role_arn=self.schedule_role.role_arn,
-                input=json.dumps(spec.input(timezone)),
+                # The scheduled time, not the delivery time: a retried start lists the same tenants.
+                input=json.dumps(spec.input()),
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_event_age_in_seconds=int(SCHEDULE_MAX_EVENT_AGE.to_seconds()),
                     maximum_retry_attempts=SCHEDULE_RETRY_ATTEMPTS,

@@ -128,12 +128,8 @@ def local_up(
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
 
-    from climatrak.core.resources import DEFAULT_REPORT_TIMEZONES
-
-    # The report schedules too (03:00 and the 1st at 04:00 there), as deployed by default.
-    runtime = LocalRuntime(
-        api_port=api_port, mqtt_port=mqtt_port, moto_port=moto_port, report_timezones=DEFAULT_REPORT_TIMEZONES
-    )
+    # The report sweeps too (every 15 minutes: each tenant's 03:00, and the 1st at 04:00), as deployed.
+    runtime = LocalRuntime(api_port=api_port, mqtt_port=mqtt_port, moto_port=moto_port, report_schedules=True)
     try:
         runtime.start()
     except Exception as error:
@@ -389,9 +385,7 @@ StateMachineArnOption = Annotated[
     typer.Option(help="With --target aws: the state machine's ARN (default: the stage's reports stack output)."),
 ]
 ReportTenantOption = Annotated[str | None, typer.Option(help="Only this tenant (default: every tenant).")]
-ReportTimezoneOption = Annotated[
-    str | None, typer.Option(help="Only the tenants of this IANA time zone (what each schedule sends).")
-]
+ReportTimezoneOption = Annotated[str | None, typer.Option(help="Only the tenants of this IANA time zone.")]
 ReportTimeoutOption = Annotated[float, typer.Option(help="Give up waiting after this many seconds.", min=1)]
 WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the end and print the output.")]
 

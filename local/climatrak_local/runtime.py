@@ -6,8 +6,8 @@ state machines, their Lambda tasks dispatched to the in-process handlers); an HT
 emulates API Gateway with a local JWT issuer in place of Cognito; an MQTT broker emulates IoT
 Core and its topic rule; pollers emulate Lambda's event source mappings (SQS queues, the Main
 table stream) and invoke the real handlers in-process; timer threads emulate EventBridge
-schedules (the alerts' no-data check) and EventBridge Scheduler's report schedules (03:00,
-and the 1st at 04:00, in each configured zone).
+schedules (the alerts' no-data check) and EventBridge Scheduler's report sweeps (every 15
+minutes in UTC, starting each report state machine with `{"due_at": boundary}`).
 Handlers reach moto through AWS_ENDPOINT_URL, exactly as they reach AWS without it.
 """
 
@@ -23,10 +23,9 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -52,9 +51,9 @@ from climatrak.core.resources import (
     SCHEDULES,
     STATE_MACHINES,
     TABLES,
-    CronScheduleSpec,
     FunctionSpec,
     QueueSpec,
+    ReportScheduleSpec,
     ScheduleSpec,
     StateMachineSpec,
 )
@@ -187,42 +186,43 @@ class ScheduleTimer:
                 logger.exception("scheduled %s failed; next run in %s s", self.spec.name, self.period_seconds)
 
 
-def next_run(spec: CronScheduleSpec, timezone: str, after: datetime) -> datetime:
-    """The first wall-clock time of `spec` in `timezone` strictly after `after` (an aware instant)."""
-    zone = ZoneInfo(timezone)
-    local = after.astimezone(zone)
-    day = local.date()
-    while True:
-        if spec.day_of_month is None or day.day == spec.day_of_month:
-            candidate = datetime(day.year, day.month, day.day, spec.hour, spec.minute, tzinfo=zone)
-            if candidate > local:
-                return candidate.astimezone(UTC)
-        day += timedelta(days=1)
+def next_sweep(spec: ReportScheduleSpec, after: datetime) -> datetime:
+    """The first sweep boundary (a multiple of the sweep period in UTC: :00, :15, :30, :45)
+    strictly after `after` (an aware instant)."""
+    instant = after.astimezone(UTC)
+    floor = instant.replace(minute=instant.minute - instant.minute % spec.sweep_minutes, second=0, microsecond=0)
+    return floor + spec.sweep
 
 
-class CronTimer:
-    """An EventBridge Scheduler cron schedule in one time zone, emulated: a thread that starts the
-    schedule's state machine at each wall-clock time, with the schedule's input. A start that
-    fails is logged; the next one comes at the next time, as a schedule without retries would."""
+def sweep_input(spec: ReportScheduleSpec, due_at: datetime) -> dict[str, str]:
+    """What the deployed schedule sends for the boundary `due_at`: its scheduled time, in
+    EventBridge Scheduler's form (UTC, whole seconds, 'Z')."""
+    return spec.input(due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+class SweepTimer:
+    """A report kind's EventBridge Scheduler sweep, emulated: a thread that starts the kind's
+    state machine at each sweep boundary with `{"due_at": boundary}`, the input the deployed
+    schedule sends. A start that fails is logged; boundaries missed while the machine slept
+    are started in order (each window once), as the schedule would have."""
 
     # Waits in short steps so a changed system clock or a stop is noticed soon.
     STEP_SECONDS = 30.0
 
     def __init__(
         self,
-        spec: CronScheduleSpec,
-        timezone: str,
+        spec: ReportScheduleSpec,
         *,
-        start: Callable[[CronScheduleSpec, str], Any],
+        start: Callable[[ReportScheduleSpec, dict[str, str]], Any],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        step_seconds: float = STEP_SECONDS,
     ) -> None:
-        ZoneInfo(timezone)  # an unknown zone fails now, not at 03:00
         self.spec = spec
-        self.timezone = timezone
         self._start_execution = start
         self._clock = clock
+        self._step_seconds = step_seconds
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"cron-{spec.name}-{timezone}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"sweep-{spec.name}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -232,20 +232,24 @@ class CronTimer:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
-        due = next_run(self.spec, self.timezone, self._clock())
+        due = next_sweep(self.spec, self._clock())
         while not self._stopping.is_set():
             remaining = (due - self._clock()).total_seconds()
             if remaining > 0:
-                self._stopping.wait(min(remaining, self.STEP_SECONDS))
+                self._stopping.wait(min(remaining, self._step_seconds))
                 continue
             try:
-                self._start_execution(self.spec, self.timezone)
+                self._start_execution(self.spec, sweep_input(self.spec, due))
             except Exception:
                 if self._stopping.is_set():
                     return
-                logger.exception("scheduled %s (%s) could not start", self.spec.name, self.timezone)
-            due = next_run(self.spec, self.timezone, due)
+                logger.exception("sweep %s (due %s) could not start", self.spec.name, due.isoformat())
+            due = next_sweep(self.spec, due)
 
 
 class LocalRuntime:
@@ -265,16 +269,16 @@ class LocalRuntime:
         extra_env: Mapping[str, str] | None = None,
         schedules: Sequence[ScheduleSpec] = SCHEDULES,
         schedule_period_seconds: float | None = None,
-        report_timezones: Sequence[str] = (),
+        report_schedules: bool = False,
         state_machine_retry_interval_seconds: int = LOCAL_RETRY_INTERVAL_SECONDS,
     ) -> None:
         """`schedule_period_seconds` overrides every schedule's rate (None: the spec's rate,
         0: no timers; `run_schedule` still works). Tiny periods keep the runtime busy, so
         `wait_until_idle` may not find a quiet moment.
 
-        `report_timezones`: the zones whose report schedules run (`climatrak local up` passes
-        DEFAULT_REPORT_TIMEZONES; the default, none, keeps tests and the demo free of surprise
-        runs at 03:00; `run_state_machine` works either way).
+        `report_schedules`: whether the report sweeps run (every 15 minutes, as deployed;
+        `climatrak local up` turns them on; off by default, which keeps tests and the demo free
+        of surprise executions; `run_state_machine` works either way).
 
         `state_machine_retry_interval_seconds`: the report tasks' first retry delay
         (`climatrak.reports.state_machines.RETRY_INTERVAL_SECONDS` is the deployed one)."""
@@ -300,8 +304,8 @@ class LocalRuntime:
         self._pollers: list[SqsPoller] = []
         self._stream_poller: DynamoStreamPoller | None = None
         self._timers: list[ScheduleTimer] = []
-        self._report_timezones = tuple(report_timezones)
-        self._cron_timers: list[CronTimer] = []
+        self._report_schedules = report_schedules
+        self._sweep_timers: list[SweepTimer] = []
         self._retry_interval = state_machine_retry_interval_seconds
         self._moto_modes = ExitStack()
         self.state_machine_arns: dict[str, str] = {}
@@ -365,9 +369,9 @@ class LocalRuntime:
         for timer in self._timers:
             timer.stop()
         self._timers = []
-        for cron in self._cron_timers:
-            cron.stop()
-        self._cron_timers = []
+        for sweep in self._sweep_timers:
+            sweep.stop()
+        self._sweep_timers = []
         if self._stream_poller is not None:
             self._stream_poller.stop()
             self._stream_poller = None
@@ -424,20 +428,22 @@ class LocalRuntime:
             self._timers.append(timer)
 
     def _start_report_schedules(self) -> None:
-        for timezone in self._report_timezones:
-            for spec in REPORT_SCHEDULES:
-                cron = CronTimer(spec, timezone, start=self._start_scheduled_execution)
-                cron.start()
-                self._cron_timers.append(cron)
+        if not self._report_schedules:
+            return
+        for spec in REPORT_SCHEDULES:
+            sweep = SweepTimer(spec, start=self.start_sweep)
+            sweep.start()
+            self._sweep_timers.append(sweep)
 
-    def _start_scheduled_execution(self, spec: CronScheduleSpec, timezone: str) -> str:
-        """What the schedule's target does: start the state machine with the schedule's input."""
+    def start_sweep(self, spec: ReportScheduleSpec, payload: Mapping[str, str]) -> str:
+        """What the schedule's target does: start the state machine with the sweep's input
+        (`{"due_at": ...}`); returns the execution's ARN without waiting for it."""
         machine = spec.state_machine
         return stepfunctions.start(
             self.client("stepfunctions"),
             self.state_machine_arns[machine.env_var],
-            spec.input(timezone),
-            stepfunctions.execution_name(f"{machine.kind}-scheduled"),
+            dict(payload),
+            stepfunctions.execution_name(f"{machine.kind}-sweep"),
         )
 
     def _local_functions(self) -> list[stepfunctions.LocalFunction]:
@@ -547,9 +553,9 @@ class LocalRuntime:
         )
 
     @property
-    def cron_timers(self) -> list[CronTimer]:
-        """The running report schedules, one per (schedule, time zone)."""
-        return list(self._cron_timers)
+    def sweep_timers(self) -> list[SweepTimer]:
+        """The running report sweeps, one per report kind (none unless `report_schedules`)."""
+        return list(self._sweep_timers)
 
     @property
     def schedule_timers(self) -> list[ScheduleTimer]:

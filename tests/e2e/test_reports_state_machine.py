@@ -9,15 +9,17 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from climatrak.core.resources import STATE_MACHINES
+from climatrak.core.resources import DAILY_REPORT_SCHEDULE, STATE_MACHINES
+from climatrak.registry.logic import create_tenant
 from climatrak_local import state
-from climatrak_local.runtime import LocalRuntime
-from climatrak_local.stepfunctions import ExecutionFailed
+from climatrak_local.runtime import LocalRuntime, sweep_input
+from climatrak_local.stepfunctions import ExecutionFailed, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -134,3 +136,52 @@ def test_climatrak_reports_run_starts_the_runtimes_state_machine(local_runtime: 
     bad = climatrak("reports", "run", "daily", "--date", "2026-3-1")
     assert bad.returncode == 1
     assert "--date must be a YYYY-MM-DD" in bad.stderr
+
+
+class SweepTasks(FakeTasks):
+    """The real task function lists the tenants (the sweep's due selection on the runtime's
+    tenant directory); the reports themselves are faked."""
+
+    def __init__(self, real: Any) -> None:
+        super().__init__([])
+        self.real = real
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if event["task"] != "list_tenants":
+            return super().__call__(event, context)
+        with self._lock:
+            self.events.append(event)
+        listed: dict[str, Any] = self.real(event, context)
+        return listed
+
+
+def test_a_sweep_reports_the_tenants_whose_three_oclock_has_just_come(local_runtime: LocalRuntime, unique: str) -> None:
+    create_tenant(local_runtime.settings, f"kol{unique}", "Kolkata", "Asia/Kolkata")
+    create_tenant(local_runtime.settings, f"mao{unique}", "Manaus", "America/Manaus")
+    sfn = local_runtime.client("stepfunctions")
+    tasks = SweepTasks(local_runtime.handler("reports_tasks"))
+
+    def sweep(due_at: datetime) -> Any:
+        execution = local_runtime.start_sweep(DAILY_REPORT_SCHEDULE, sweep_input(DAILY_REPORT_SCHEDULE, due_at))
+        return wait_for(sfn, execution, timeout=120)
+
+    with local_runtime.use_handlers(reports_tasks=tasks):
+        # 03:00 in Kolkata (+05:30) is 21:30 UTC the day before; in Manaus (-04:00) 07:00 UTC
+        kolkata = sweep(datetime(2026, 3, 9, 21, 30, tzinfo=UTC))
+        manaus = sweep(datetime(2026, 3, 10, 7, 0, tzinfo=UTC))
+        # no zone's 03:00 is at 07:15 UTC: the execution ends after listing nobody
+        nobody = sweep(datetime(2026, 3, 10, 7, 15, tzinfo=UTC))
+
+    assert kolkata["failed"] == manaus["failed"] == []
+    reported = [(event["tenant"], event["date"]) for event in tasks.of("daily")]
+    assert (f"kol{unique}", "2026-03-09") in reported and (f"mao{unique}", "2026-03-09") in reported
+    assert [tenant for tenant, _ in reported].count(f"kol{unique}") == 1
+    assert [tenant for tenant, _ in reported].count(f"mao{unique}") == 1
+    assert nobody == {"tenants": []}
+    assert [event["due_at"] for event in tasks.of("list_tenants")] == [
+        "2026-03-09T21:30:00Z",
+        "2026-03-10T07:00:00Z",
+        "2026-03-10T07:15:00Z",
+    ]
+    assert len(tasks.of("summarize")) == 2  # the empty sweep skipped the Map and the summary
+    local_runtime.wait_until_idle(timeout=30)

@@ -7,6 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk.assertions import Template
 
 from climatrak.core.resources import (
@@ -20,11 +21,10 @@ from climatrak.core.resources import (
 )
 from climatrak.reports.state_machines import RETRIED_ERRORS, definition
 from infra_cdk.app import cdk_json_context
-from infra_cdk.layer import LayerDirs
 from infra_cdk.saved_queries import SAVED_QUERIES_DIR
 from infra_cdk.stacks.data import DataStack
 from infra_cdk.stacks.reports import ReportsStack
-from infra_cdk.stage import StageConfig, timezones_from_context
+from infra_cdk.stage import StageConfig
 from tests.infra.conftest import SynthesizedApp
 from tests.infra.helpers import (
     actions_of,
@@ -152,19 +152,41 @@ def test_task_function_reads_the_lake_and_writes_only_curated_prefixes(synthesiz
 # -- schedules ----------------------------------------------------------------------------------------
 
 
-def test_each_report_runs_on_its_schedule_in_the_configured_zone(synthesized: SynthesizedApp) -> None:
-    schedules = [s["Properties"] for s in resources(synthesized.reports, "AWS::Scheduler::Schedule").values()]
-    found = {(s["ScheduleExpression"], s["ScheduleExpressionTimezone"]) for s in schedules}
-    assert found == {("cron(0 3 * * ? *)", "America/Sao_Paulo"), ("cron(0 4 1 * ? *)", "America/Sao_Paulo")}
+def report_schedules(synthesized: SynthesizedApp) -> list[dict[str, Any]]:
+    return [s["Properties"] for s in resources(synthesized.reports, "AWS::Scheduler::Schedule").values()]
+
+
+def test_one_utc_sweep_per_report_kind_every_fifteen_minutes(synthesized: SynthesizedApp) -> None:
+    schedules = report_schedules(synthesized)
+    assert len(schedules) == 2  # no schedule per zone: the sweeps reach every tenant's own 03:00
     machines = synthesized.stacks.reports.state_machines
+    targets = []
     for schedule in schedules:
-        target = schedule["Target"]
-        assert json.loads(target["Input"]) == {"timezone": "America/Sao_Paulo"}
-        daily = schedule["ScheduleExpression"] == "cron(0 3 * * ? *)"
-        expected = machines[DAILY_REPORT.name if daily else MONTHLY_REPORT.name]
-        assert target["Arn"] == {"Ref": logical_id(expected)}
-        assert refers_to(target["DeadLetterConfig"], logical_id(synthesized.stacks.reports.schedule_dead_letter_queue))
+        assert schedule["ScheduleExpression"] == "cron(0/15 * * * ? *)"
+        assert schedule["ScheduleExpressionTimezone"] == "UTC"
         assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+        assert schedule["State"] == "ENABLED"
+        targets.append(schedule["Target"]["Arn"])
+    assert sorted(map(json.dumps, targets)) == sorted(
+        json.dumps({"Ref": logical_id(machines[spec.name])}) for spec in (DAILY_REPORT, MONTHLY_REPORT)
+    )
+
+
+def test_a_sweep_sends_its_scheduled_time_as_due_at(synthesized: SynthesizedApp) -> None:
+    for schedule in report_schedules(synthesized):
+        # EventBridge Scheduler substitutes its context attribute, the same on every retry
+        assert json.loads(schedule["Target"]["Input"]) == {"due_at": "<aws.scheduler.scheduled-time>"}
+    assert scheduler.ContextAttribute.scheduled_time == "<aws.scheduler.scheduled-time>"
+
+
+def test_a_sweep_that_cannot_start_is_retried_then_dead_lettered(synthesized: SynthesizedApp) -> None:
+    dlq_id = logical_id(synthesized.stacks.reports.schedule_dead_letter_queue)
+    role_id = logical_id(synthesized.stacks.reports.schedule_role)
+    for schedule in report_schedules(synthesized):
+        target = schedule["Target"]
+        assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 5}
+        assert refers_to(target["DeadLetterConfig"], dlq_id)
+        assert target["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
 
 
 def test_schedule_role_may_only_start_the_report_state_machines(synthesized: SynthesizedApp) -> None:
@@ -180,29 +202,19 @@ def test_schedule_role_may_only_start_the_report_state_machines(synthesized: Syn
     assert "aws:SourceAccount" in assume["Condition"]["StringEquals"]
 
 
-def test_one_schedule_per_report_and_configured_zone(layer_dirs: dict[str, str]) -> None:
-    stage = StageConfig(
-        name="dev",
-        layer_dirs=LayerDirs.from_context(layer_dirs),
-        report_timezones=timezones_from_context("America/Sao_Paulo, America/Manaus"),
-    )
-    app = cdk.App(context=cdk_json_context())
+def test_the_sweeps_need_no_zone_in_the_context(layer_dirs: dict[str, str]) -> None:
+    """A stale `report_timezones` context changes nothing: there is no per-zone setting left."""
+    context = {**cdk_json_context(), "layer_dirs": layer_dirs, "report_timezones": "America/Manaus,Asia/Kolkata"}
+    app = cdk.App(context=context)
+    stage = StageConfig.from_context(app.node)
     data = DataStack(app, "Data", stage=stage)
     template = Template.from_stack(ReportsStack(app, "Reports", stage=stage, data=data))
     schedules = [s["Properties"] for s in resources(template, "AWS::Scheduler::Schedule").values()]
-    assert len(schedules) == len(REPORT_SCHEDULES) * 2
-    for zone in ("America/Sao_Paulo", "America/Manaus"):
-        mine = [s for s in schedules if s["ScheduleExpressionTimezone"] == zone]
-        assert {json.loads(s["Target"]["Input"])["timezone"] for s in mine} == {zone}
-        assert {s["ScheduleExpression"] for s in mine} == {spec.expression for spec in REPORT_SCHEDULES}
-
-
-def test_report_zones_come_from_context_and_must_exist() -> None:
-    assert timezones_from_context(None) == ("America/Sao_Paulo",)
-    assert timezones_from_context('["America/Manaus", "UTC"]') == ("America/Manaus", "UTC")
-    assert timezones_from_context(["Europe/Lisbon"]) == ("Europe/Lisbon",)
-    with pytest.raises(Exception, match="Mars"):
-        timezones_from_context("Mars/Olympus_Mons")
+    assert len(schedules) == len(REPORT_SCHEDULES) == 2
+    assert {(s["ScheduleExpression"], s["ScheduleExpressionTimezone"]) for s in schedules} == {
+        ("cron(0/15 * * * ? *)", "UTC")
+    }
+    assert {json.loads(s["Target"]["Input"])["due_at"] for s in schedules} == {"<aws.scheduler.scheduled-time>"}
 
 
 # -- catalog and workgroup ------------------------------------------------------------------------

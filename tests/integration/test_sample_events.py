@@ -94,4 +94,6 @@ def test_the_report_task_sample_lists_the_tenants_of_the_zone(settings: Settings
     result = reports_handler.handler(load("reports_task_list_tenants.json"), LambdaContextStub())  # type: ignore[arg-type]
 
     assert result == {"tenants": [{"tenant": "umc", "date": "2026-11-24"}]}
-    assert load("sfn_daily_report_input.json") == {"timezone": "America/Sao_Paulo"}
+    # the sweep at 06:00Z is 03:00 in Sao Paulo (due) and 02:00 in Manaus (not yet)
+    sweep = {"task": "list_tenants", "kind": "daily", **load("sfn_daily_report_input.json")}
+    assert reports_handler.handler(sweep, LambdaContextStub()) == result  # type: ignore[arg-type]

@@ -4,11 +4,13 @@ Lambda tasks dispatched to plain Python functions (climatrak_local.stepfunctions
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
@@ -17,6 +19,7 @@ from moto import mock_aws
 from climatrak.core.resources import (
     DAILY_REPORT_SCHEDULE,
     MONTHLY_REPORT_SCHEDULE,
+    REPORT_SCHEDULES,
     REPORT_TASKS,
     STATE_MACHINES,
 )
@@ -31,7 +34,7 @@ from climatrak.reports.state_machines import (
 )
 from climatrak_local import stepfunctions
 from climatrak_local.provision import create_state_machine
-from climatrak_local.runtime import CronTimer, next_run
+from climatrak_local.runtime import LocalRuntime, SweepTimer, next_sweep, sweep_input
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:tasks"
 
@@ -87,46 +90,123 @@ def test_retry_interval_is_the_only_knob() -> None:
         definition("weekly", ARN)
 
 
-def test_schedules_run_daily_at_three_and_monthly_on_the_first_at_four() -> None:
-    assert DAILY_REPORT_SCHEDULE.expression == "cron(0 3 * * ? *)"
-    assert MONTHLY_REPORT_SCHEDULE.expression == "cron(0 4 1 * ? *)"
-    assert DAILY_REPORT_SCHEDULE.input("America/Manaus") == {"timezone": "America/Manaus"}
+def test_a_sweep_that_lists_nobody_ends_after_listing() -> None:
+    states = definition("daily", ARN)["States"]
+    assert states["ListTenants"]["Next"] == "AnyTenantDue"
+    (some,) = states["AnyTenantDue"]["Choices"]
+    assert some == {"Variable": "$.tenants[0]", "IsPresent": True, "Next": "Tenants"}
+    assert states[states["AnyTenantDue"]["Default"]] == {"Type": "Succeed"}
 
 
-def test_next_run_is_the_next_wall_clock_time_in_the_zone() -> None:
-    # 05:59 UTC is 02:59 in Sao Paulo (UTC-3): today's 03:00 there is one minute away
-    before = datetime(2026, 3, 10, 5, 59, tzinfo=UTC)
-    assert next_run(DAILY_REPORT_SCHEDULE, "America/Sao_Paulo", before) == datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
-    at = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
-    assert next_run(DAILY_REPORT_SCHEDULE, "America/Sao_Paulo", at) == datetime(2026, 3, 11, 6, 0, tzinfo=UTC)
-    assert next_run(MONTHLY_REPORT_SCHEDULE, "America/Sao_Paulo", before) == datetime(2026, 4, 1, 7, 0, tzinfo=UTC)
-    assert next_run(DAILY_REPORT_SCHEDULE, "Asia/Tokyo", before) == datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
+# -- the sweeps, emulated locally -------------------------------------------------------------------
 
 
-def test_a_cron_timer_starts_its_state_machine_when_the_zone_reaches_the_time() -> None:
-    instants = iter([datetime(2026, 3, 10, 5, 59, 59, 900_000, tzinfo=UTC), datetime(2026, 3, 10, 6, 0, tzinfo=UTC)])
-    last = [datetime(2026, 3, 10, 6, 0, tzinfo=UTC)]
+def test_the_next_sweep_is_the_next_quarter_hour_in_utc() -> None:
+    assert next_sweep(DAILY_REPORT_SCHEDULE, datetime(2026, 3, 10, 5, 59, 59, tzinfo=UTC)) == datetime(
+        2026, 3, 10, 6, 0, tzinfo=UTC
+    )
+    # on a boundary: the next one (that one is starting now)
+    assert next_sweep(DAILY_REPORT_SCHEDULE, datetime(2026, 3, 10, 6, 0, tzinfo=UTC)) == datetime(
+        2026, 3, 10, 6, 15, tzinfo=UTC
+    )
+    # an instant in another zone: boundaries are UTC's (Kolkata's 03:00 is 21:30 UTC)
+    kolkata = datetime(2026, 3, 10, 2, 50, tzinfo=ZoneInfo("Asia/Kolkata"))
+    assert next_sweep(MONTHLY_REPORT_SCHEDULE, kolkata) == datetime(2026, 3, 9, 21, 30, tzinfo=UTC)
+    assert next_sweep(DAILY_REPORT_SCHEDULE, datetime(2026, 12, 31, 23, 50, tzinfo=UTC)) == datetime(
+        2027, 1, 1, 0, 0, tzinfo=UTC
+    )
+    assert sweep_input(DAILY_REPORT_SCHEDULE, datetime(2026, 3, 9, 21, 30, tzinfo=UTC)) == {
+        "due_at": "2026-03-09T21:30:00Z"
+    }
 
-    def clock() -> datetime:
-        last[0] = next(instants, last[0])
-        return last[0]
 
-    started = threading.Event()
-    runs: list[tuple[str, str]] = []
+class FakeClock:
+    """Time that moves only when told (the timer thread reads it, the test advances it)."""
 
-    def start(spec: Any, timezone: str) -> None:
-        runs.append((spec.name, timezone))
-        started.set()
+    def __init__(self, at: datetime) -> None:
+        self._at = at
+        self._lock = threading.Lock()
 
-    timer = CronTimer(DAILY_REPORT_SCHEDULE, "America/Sao_Paulo", start=start, clock=clock)
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._at
+
+    def set(self, at: datetime) -> None:
+        with self._lock:
+            self._at = at
+
+
+def test_a_sweep_timer_starts_its_state_machine_at_each_boundary_with_due_at() -> None:
+    clock = FakeClock(datetime(2026, 3, 10, 5, 52, 30, tzinfo=UTC))
+    runs: list[tuple[str, dict[str, str]]] = []
+    started = threading.Semaphore(0)
+
+    def start(spec: Any, payload: dict[str, str]) -> None:
+        runs.append((spec.name, payload))
+        started.release()
+
+    timer = SweepTimer(DAILY_REPORT_SCHEDULE, start=start, clock=clock, step_seconds=0.01)
     timer.start()
     try:
-        assert started.wait(10)
+        assert not started.acquire(timeout=0.3)  # 05:52:30: nothing is due yet
+        clock.set(datetime(2026, 3, 10, 6, 0, tzinfo=UTC))
+        assert started.acquire(timeout=10)
+        assert not started.acquire(timeout=0.3)  # once per boundary
+        # the machine slept past two boundaries: both windows are swept, in order
+        clock.set(datetime(2026, 3, 10, 6, 31, tzinfo=UTC))
+        assert started.acquire(timeout=10) and started.acquire(timeout=10)
+        assert not started.acquire(timeout=0.3)
     finally:
         timer.stop()
-    assert runs == [("daily_report", "America/Sao_Paulo")]  # once: the next one is tomorrow
-    with pytest.raises(Exception, match="Nowhere"):
-        CronTimer(DAILY_REPORT_SCHEDULE, "Nowhere/Land", start=start)
+    assert not timer.alive
+    assert runs == [
+        ("daily_report", {"due_at": "2026-03-10T06:00:00Z"}),
+        ("daily_report", {"due_at": "2026-03-10T06:15:00Z"}),
+        ("daily_report", {"due_at": "2026-03-10T06:30:00Z"}),
+    ]
+
+
+def test_a_sweep_that_cannot_start_is_logged_and_the_next_boundary_still_comes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(datetime(2026, 3, 10, 6, 0, tzinfo=UTC))
+    due: list[str] = []
+    started = threading.Semaphore(0)
+
+    def start(spec: Any, payload: dict[str, str]) -> None:
+        due.append(payload["due_at"])
+        started.release()
+        if len(due) == 1:
+            raise ConnectionError("moto is restarting")
+
+    timer = SweepTimer(MONTHLY_REPORT_SCHEDULE, start=start, clock=clock, step_seconds=0.01)
+    with caplog.at_level(logging.ERROR, logger="climatrak_local.runtime"):
+        timer.start()
+        try:
+            clock.set(datetime(2026, 3, 10, 6, 15, tzinfo=UTC))
+            assert started.acquire(timeout=10)
+            clock.set(datetime(2026, 3, 10, 6, 30, tzinfo=UTC))
+            assert started.acquire(timeout=10)
+        finally:
+            timer.stop()
+    assert due == ["2026-03-10T06:15:00Z", "2026-03-10T06:30:00Z"]
+    assert "could not start" in caplog.text and "monthly_report" in caplog.text
+
+
+def test_the_runtime_sweeps_each_report_kind_only_when_asked() -> None:
+    quiet = LocalRuntime()
+    quiet._start_report_schedules()  # the scheduling part of start(), without moto and the servers
+    assert quiet.sweep_timers == []  # tests and the demo see no surprise executions
+    runtime = LocalRuntime(report_schedules=True)
+    runtime._start_report_schedules()
+    try:
+        timers = runtime.sweep_timers
+        assert [timer.spec for timer in timers] == list(REPORT_SCHEDULES)
+        assert all(timer.alive for timer in timers)
+    finally:
+        runtime.stop()
+    assert runtime.sweep_timers == []
+    assert not any(timer.alive for timer in timers)
 
 
 # -- dispatch ---------------------------------------------------------------------------------------
@@ -211,17 +291,41 @@ def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield boto3.client("stepfunctions", region_name="us-east-1")
 
 
-def run(sfn: Any, kind: str, tasks: FakeTasks, payload: dict[str, Any]) -> dict[str, Any]:
-    (spec,) = [machine for machine in STATE_MACHINES if machine.kind == kind]
-    function = stepfunctions.LocalFunction(
+def task_function(tasks: FakeTasks) -> stepfunctions.LocalFunction:
+    return stepfunctions.LocalFunction(
         name=stepfunctions.local_function_name(REPORT_TASKS.name),
         resolve=lambda: tasks,
         timeout_seconds=REPORT_TASKS.timeout_seconds,
         memory_mb=REPORT_TASKS.memory_mb,
     )
+
+
+def run(sfn: Any, kind: str, tasks: FakeTasks, payload: dict[str, Any]) -> dict[str, Any]:
+    (spec,) = [machine for machine in STATE_MACHINES if machine.kind == kind]
     arn = create_state_machine(sfn, spec, retry_interval_seconds=1)
-    with stepfunctions.dispatching([function]):
+    with stepfunctions.dispatching([task_function(tasks)]):
         return stepfunctions.run(sfn, arn, payload, timeout=60, name_prefix=kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_sweep_with_nobody_due_succeeds_without_the_map_or_the_summary(sfn: Any, kind: str) -> None:
+    (spec,) = [machine for machine in STATE_MACHINES if machine.kind == kind]
+    tasks = FakeTasks([])
+    arn = create_state_machine(sfn, spec, retry_interval_seconds=1)
+    with stepfunctions.dispatching([task_function(tasks)]):
+        execution = stepfunctions.start(sfn, arn, {"due_at": "2026-03-10T12:00:00Z"}, f"{kind}-sweep")
+        assert stepfunctions.wait_for(sfn, execution, timeout=60) == {"tenants": []}
+    assert tasks.of("list_tenants") == [{"task": "list_tenants", "kind": kind, "due_at": "2026-03-10T12:00:00Z"}]
+    assert tasks.of(kind) == tasks.of("summarize") == []
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    assert entered == ["Request", "ListTenants", "AnyTenantDue", "NothingDue"]  # ~4 transitions, no Map
+
+
+def test_a_sweep_with_tenants_due_reports_them(sfn: Any) -> None:
+    tasks = FakeTasks(["a"])
+    assert run(sfn, "daily", tasks, {"due_at": "2026-03-10T06:00:00Z"}) == {"completed": 1, "failed": []}
+    assert tasks.of("daily") == [{"task": "daily", "tenant": "a", "date": "2026-03-09"}]
 
 
 def test_a_daily_run_reports_every_listed_tenant_with_the_contracts_payloads(sfn: Any) -> None:

@@ -9,6 +9,7 @@ Handlers never read this module for names: they get names from environment varia
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -270,34 +271,70 @@ MONTHLY_REPORT = StateMachineSpec(
 STATE_MACHINES: tuple[StateMachineSpec, ...] = (DAILY_REPORT, MONTHLY_REPORT)
 
 
+# EventBridge Scheduler's context attribute: the instant the schedule was due to fire (e.g.
+# 2026-03-10T06:00:00Z), the same on every retry of that firing.
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+# Every tenant's report time is caught by the first sweep at or after it, in every zone.
+REPORT_SWEEP_MINUTES = 15
+
+
 @dataclass(frozen=True)
-class CronScheduleSpec:
-    """A state machine started at a wall-clock time, once per configured time zone (EventBridge
-    Scheduler with ScheduleExpressionTimezone), with input `{"timezone": zone}`: each run covers
-    the tenants of that zone, at their own 03:00."""
+class ReportScheduleSpec:
+    """A report kind's sweep: one EventBridge Scheduler schedule, every `sweep_minutes` in UTC,
+    starts the state machine with `{"due_at": <scheduled time>}`; the tenants listed are those
+    whose local report time (`hour`:`minute`, on `day_of_month` or every day) falls in the
+    window (due_at - sweep, due_at] in their own zone. Every zone is covered (also +05:30 and
+    +05:45 ones), with no list of zones to configure, and a DST change neither skips nor
+    repeats a report (`report_time_between`)."""
 
     name: str
     state_machine: StateMachineSpec
     hour: int
     minute: int = 0
     day_of_month: int | None = None  # None: every day
+    sweep_minutes: int = REPORT_SWEEP_MINUTES
+    # The sweep's ScheduleExpressionTimezone: boundaries at :00/:15/:30/:45 UTC.
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.sweep_minutes <= 60 or 60 % self.sweep_minutes:
+            raise ValueError(f"sweep_minutes must divide an hour, not {self.sweep_minutes}")
+
+    @property
+    def sweep(self) -> timedelta:
+        return timedelta(minutes=self.sweep_minutes)
 
     @property
     def expression(self) -> str:
         """EventBridge Scheduler's cron(minutes hours day-of-month month day-of-week year)."""
-        day = "*" if self.day_of_month is None else str(self.day_of_month)
-        return f"cron({self.minute} {self.hour} {day} * ? *)"
+        return f"cron(0/{self.sweep_minutes} * * * ? *)"
 
     @staticmethod
-    def input(timezone: str) -> dict[str, str]:
-        return {"timezone": timezone}
+    def input(due_at: str = SCHEDULED_TIME) -> dict[str, str]:
+        """The state machine's input: the schedule's own placeholder on AWS, the boundary locally."""
+        return {"due_at": due_at}
+
+    def report_time_between(self, after: datetime, until: datetime) -> datetime | None:
+        """The report's wall-clock time T with `after` < T <= `until` (naive local wall clocks),
+        if there is one. A skipped hour (spring forward) still contains T once, so the first
+        sweep after it runs the report; a repeated hour (fall back) has `after` > `until` on its
+        second pass, so nothing runs twice."""
+        day = after.date()
+        while day <= until.date():
+            if self.day_of_month is None or day.day == self.day_of_month:
+                moment = datetime(day.year, day.month, day.day, self.hour, self.minute)
+                if after < moment <= until:
+                    return moment
+            day += timedelta(days=1)
+        return None
 
 
 # D-1 at 03:00 (late readings of the day before have arrived); the month on the 1st at 04:00.
-DAILY_REPORT_SCHEDULE = CronScheduleSpec(name="daily_report", state_machine=DAILY_REPORT, hour=3)
-MONTHLY_REPORT_SCHEDULE = CronScheduleSpec(name="monthly_report", state_machine=MONTHLY_REPORT, hour=4, day_of_month=1)
-REPORT_SCHEDULES: tuple[CronScheduleSpec, ...] = (DAILY_REPORT_SCHEDULE, MONTHLY_REPORT_SCHEDULE)
-DEFAULT_REPORT_TIMEZONES: tuple[str, ...] = ("America/Sao_Paulo",)
+DAILY_REPORT_SCHEDULE = ReportScheduleSpec(name="daily_report", state_machine=DAILY_REPORT, hour=3)
+MONTHLY_REPORT_SCHEDULE = ReportScheduleSpec(
+    name="monthly_report", state_machine=MONTHLY_REPORT, hour=4, day_of_month=1
+)
+REPORT_SCHEDULES: tuple[ReportScheduleSpec, ...] = (DAILY_REPORT_SCHEDULE, MONTHLY_REPORT_SCHEDULE)
 
 
 # -- the lake's catalog: Glue tables on AWS, DuckDB views locally -------------------------------

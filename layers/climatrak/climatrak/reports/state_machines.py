@@ -5,12 +5,17 @@ the very same dicts in moto, whose ASL interpreter runs them. Every task is one 
 (`reports_tasks`), invoked through the `lambda:invoke` integration; `Parameters` build the
 exact task payload and `ResultSelector` keeps only the contract's fields of its answer:
 
-    Request (Pass: task=list_tenants, kind) -> ListTenants -> Tenants (Map, 10 at a time):
-        Report (daily|monthly, retried with backoff) --error--> TenantFailed (Pass)
-    -> Summarize -> AnyTenantFailed? (Choice) -> ReportsFailed (Fail) | Done (Succeed)
+    Request (Pass: task=list_tenants, kind) -> ListTenants -> AnyTenantDue? (Choice)
+        -- none --> NothingDue (Succeed, output {"tenants": []})
+        -- some --> Tenants (Map, 10 at a time):
+                        Report (daily|monthly, retried with backoff) --error--> TenantFailed (Pass)
+                    -> Summarize -> AnyTenantFailed? (Choice) -> ReportsFailed (Fail) | Done (Succeed)
 
-A tenant's failure is caught inside the Map, so the other tenants still run; the summary then
-fails the execution, which is what the ExecutionsFailed alarm watches.
+The schedules sweep every 15 minutes (input `{"due_at": instant}`) and most sweeps find no
+tenant whose report time has just come: such an execution ends after 4 state transitions
+(Request, ListTenants, AnyTenantDue, NothingDue). A tenant's failure is caught inside the Map,
+so the other tenants still run; the summary then fails the execution, which is what the
+ExecutionsFailed alarm watches.
 """
 
 from __future__ import annotations
@@ -52,8 +57,9 @@ def _invoke(
 def definition(
     kind: str, task_function_arn: str, *, retry_interval_seconds: int = RETRY_INTERVAL_SECONDS
 ) -> dict[str, Any]:
-    """The state machine of one report kind. Input: `{"date"|"month"?, "timezone"?, "tenant"?}`
-    (the schedules send `{"timezone": zone}`; the period defaults to the last complete one)."""
+    """The state machine of one report kind. Input: `{"due_at": instant}` from the schedules (the
+    tenants whose report time falls in the sweep ending then), or `{"date"|"month"?,
+    "timezone"?, "tenant"?}` on demand (the period defaults to the last complete one)."""
     if kind not in KINDS:
         raise ValueError(f"unknown report kind {kind!r}; known: {KINDS}")
     period = PERIOD_FIELD[kind]
@@ -88,10 +94,10 @@ def definition(
         "End": True,
     }
     return {
-        "Comment": f"ClimaTrak {kind} reports: every tenant (or one), one period",
+        "Comment": f"ClimaTrak {kind} reports: the tenants due in a sweep, or the tenants asked for",
         "StartAt": "Request",
         "States": {
-            # The input's optional fields (period, timezone, tenant) pass through as they are,
+            # The input's optional fields (due_at, period, timezone, tenant) pass through as they are,
             # with the task and the report kind added (the period's default depends on it).
             "Request": {
                 "Type": "Pass",
@@ -110,8 +116,15 @@ def definition(
                         "JitterStrategy": "FULL",
                     }
                 ],
-                "Next": "Tenants",
+                "Next": "AnyTenantDue",
             },
+            # Most sweeps list nobody: end there, without the Map and the summary.
+            "AnyTenantDue": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.tenants[0]", "IsPresent": True, "Next": "Tenants"}],
+                "Default": "NothingDue",
+            },
+            "NothingDue": {"Type": "Succeed"},
             "Tenants": {
                 "Type": "Map",
                 "ItemsPath": "$.tenants",
@@ -144,12 +157,12 @@ def definition(
 
 
 def daily_definition(task_function_arn: str, *, retry_interval_seconds: int = RETRY_INTERVAL_SECONDS) -> dict[str, Any]:
-    """D-1 reports: input `{"date"?: "YYYY-MM-DD", "timezone"?, "tenant"?}`."""
+    """D-1 reports: input `{"due_at": instant}` or `{"date"?: "YYYY-MM-DD", "timezone"?, "tenant"?}`."""
     return definition("daily", task_function_arn, retry_interval_seconds=retry_interval_seconds)
 
 
 def monthly_definition(
     task_function_arn: str, *, retry_interval_seconds: int = RETRY_INTERVAL_SECONDS
 ) -> dict[str, Any]:
-    """Month reports: input `{"month"?: "YYYY-MM", "timezone"?, "tenant"?}`."""
+    """Month reports: input `{"due_at": instant}` or `{"month"?: "YYYY-MM", "timezone"?, "tenant"?}`."""
     return definition("monthly", task_function_arn, retry_interval_seconds=retry_interval_seconds)
