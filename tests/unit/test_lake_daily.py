@@ -252,7 +252,7 @@ def test_compaction_of_nothing_is_empty() -> None:
     assert compact_tables([RAW_SCHEMA.empty_table()]).num_rows == 0
 
 
-def test_compact_day_on_a_local_directory_gives_the_same_bytes_however_ingest_split_the_day(tmp_path: Path) -> None:
+def test_compact_day_on_a_local_directory_writes_the_same_pages_however_ingest_split_the_day(tmp_path: Path) -> None:
     rows = generated_rows()
     bodies = []
     for attempt, parts in enumerate((5, 13)):
@@ -263,12 +263,33 @@ def test_compact_day_on_a_local_directory_gives_the_same_bytes_however_ingest_sp
             pq.write_table(table, path, compression="snappy")
         result = compact_day(root, "lake", "acme", DAY)
         assert result.rows == len(expected_compacted(rows))
-        assert result.raw_objects == parts
+        assert result.raw_objects == result.raw_objects_read == parts
         assert result.written_key == daily_key("acme", DAY)
-        bodies.append((root / "lake" / result.written_key).read_bytes())
+        body = (root / "lake" / result.written_key).read_bytes()
+        # the footer names the raw objects merged; everything before it is the same
+        recorded = pq.read_metadata(pa.BufferReader(body)).metadata[b"climatrak.merged_raw_objects"].decode()
+        assert recorded.split(",") == [f"part-{attempt}-{index:04d}.parquet" for index in range(parts)]
+        bodies.append(body[: -8 - int.from_bytes(body[-8:-4], "little")])
     assert bodies[0] == bodies[1]
     written = pq.read_table(tmp_path / "run-0" / "lake" / daily_key("acme", DAY))
     assert written.schema.equals(RAW_SCHEMA)
+
+
+def test_a_rerun_reads_only_the_raw_objects_that_arrived_since(tmp_path: Path) -> None:
+    rows = generated_rows()
+    late = [{**row, "ts": row["ts"] + 7, "received_at": row["received_at"] + 3_600_000} for row in rows[:50]]
+    for index, table in enumerate(split(rows, 6, seed=4)):
+        path = tmp_path / "lake" / raw_key("acme", DAY, f"{index:04d}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+    first = compact_day(tmp_path, "lake", "acme", DAY)
+    again = compact_day(tmp_path, "lake", "acme", DAY)
+    assert (again.raw_objects, again.raw_objects_read, again.unchanged) == (6, 0, True)
+    pq.write_table(as_table(late), tmp_path / "lake" / raw_key("acme", DAY, "late"))
+    after_late = compact_day(tmp_path, "lake", "acme", DAY)
+    assert (after_late.raw_objects, after_late.raw_objects_read, after_late.unchanged) == (7, 1, False)
+    assert after_late.rows == first.rows + len({(r["device_id"], r["sensor_id"], r["ts"]) for r in late})
+    assert as_rows(pq.read_table(tmp_path / "lake" / daily_key("acme", DAY))) == expected_compacted(rows + late)
 
 
 # ---- aggregates --------------------------------------------------------------------------------

@@ -21,6 +21,22 @@ _KEY_LIMIT = 1 << 62
 WORKERS = max(2, os.cpu_count() or 1)
 
 
+def empty(length: int, dtype: type | np.dtype) -> np.ndarray:
+    """An uninitialised array in Arrow's memory pool. The job allocates and frees arrays of the
+    day's length step after step: the pool hands freed memory out again, where numpy's
+    allocations would return it to the OS and fault fresh pages in (the job's largest system
+    cost). Use it with numpy's `out=`."""
+    kind = np.dtype(dtype)
+    if length == 0:
+        return np.empty(0, kind)
+    return np.frombuffer(pa.allocate_buffer(length * kind.itemsize), dtype=kind)
+
+
+def take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`np.take(array, rows)` into pool memory."""
+    return np.take(array, rows, out=empty(len(rows), array.dtype))
+
+
 @dataclass(frozen=True, slots=True)
 class Coded:
     """A string column as codes: `values` are distinct strings in ascending order, `codes[i]` is
@@ -46,13 +62,14 @@ class Coded:
     def take(self, rows: np.ndarray) -> Coded:
         """The column's `rows`, keeping only the strings they use: the same rows give the same
         codes and values whatever dictionaries the input came with (stable output bytes)."""
-        codes = np.take(self.codes, rows)
+        codes = take(self.codes, rows)
         counts = np.bincount(codes, minlength=self.radix)
         used = counts[: self.null_code] > 0
         if used.all():
             return Coded(codes, self.values, int(counts[self.null_code]))
         remap = np.cumsum(np.append(used, True), dtype=np.int32) - 1  # the null code follows too
-        return Coded(np.take(remap, codes), self.values.filter(pa.array(used)), int(counts[self.null_code]))
+        np.take(remap, codes, out=codes)
+        return Coded(codes, self.values.filter(pa.array(used)), int(counts[self.null_code]))
 
     def to_arrow(self) -> pa.DictionaryArray:
         nulls = self.codes == self.null_code if self.null_count else None
@@ -69,38 +86,43 @@ class Coded:
 def code_strings(column: pa.ChunkedArray) -> Coded:
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
-    column = column.unify_dictionaries()
     if column.num_chunks == 0:
         return Coded(np.zeros(0, np.int32), pa.array([], pa.string()), 0)
-    dictionary = column.chunk(0).dictionary
-    null_code = len(dictionary)
-    indices = np.concatenate(
-        [
-            (chunk.indices.fill_null(null_code) if chunk.null_count else chunk.indices).to_numpy()
-            for chunk in column.chunks
-        ]
-    ).astype(np.int32, copy=False)
-    null_count = column.null_count
-    order = pc.sort_indices(dictionary).to_numpy()
-    if np.array_equal(order, np.arange(null_code)):  # already in order (a compacted file)
-        return Coded(indices, dictionary, null_count)
-    rank = np.empty(null_code + 1, np.int32)
-    rank[order] = np.arange(null_code, dtype=np.int32)
-    rank[null_code] = null_code
-    return Coded(np.take(rank, indices), dictionary.take(pa.array(order)), null_count)
+    # Every chunk (raw object) has its own dictionary: each one's codes are remapped through a
+    # lookup of its few strings into the sorted union, straight into the result (unifying the
+    # dictionaries first would rewrite every chunk's indices once more).
+    chunk_dictionaries = [chunk.dictionary for chunk in column.chunks]
+    values = pc.unique(pa.concat_arrays(chunk_dictionaries))
+    values = values.take(pc.sort_indices(values))
+    null_code = len(values)
+    codes = empty(len(column), np.int32)
+    offset = 0
+    remap, remapped = np.zeros(0, np.int32), None
+    for chunk, dictionary in zip(column.chunks, chunk_dictionaries, strict=True):
+        if remapped is None or not dictionary.equals(remapped):  # objects of a batch often agree
+            remap = np.append(pc.index_in(dictionary, value_set=values).to_numpy(), null_code).astype(np.int32)
+            remapped = dictionary
+        indices = chunk.indices.fill_null(len(dictionary)) if chunk.null_count else chunk.indices
+        np.take(remap, indices.to_numpy(), out=codes[offset : offset + len(chunk)])
+        offset += len(chunk)
+    return Coded(codes, values, column.null_count)
 
 
 def int64s(column: pa.ChunkedArray) -> np.ndarray:
     """A non-null integer or timestamp column as int64 (timestamps in their unit, here ms)."""
     if column.num_chunks == 0:
         return np.zeros(0, np.int64)
-    return np.concatenate([chunk.cast(pa.int64()).to_numpy() for chunk in column.chunks])
+    return np.concatenate(
+        [chunk.cast(pa.int64()).to_numpy() for chunk in column.chunks], out=empty(len(column), np.int64)
+    )
 
 
 def float64s(column: pa.ChunkedArray) -> np.ndarray:
     if column.num_chunks == 0:
         return np.zeros(0, np.float64)
-    return np.concatenate([chunk.to_numpy() for chunk in column.chunks]).astype(np.float64, copy=False)
+    return np.concatenate(
+        [chunk.to_numpy() for chunk in column.chunks], out=empty(len(column), np.float64), casting="same_kind"
+    )
 
 
 def combine(*columns: Coded) -> np.ndarray:
@@ -108,7 +130,8 @@ def combine(*columns: Coded) -> np.ndarray:
 
     Radices multiply; if their product would overflow, the key so far is replaced by its dense
     rank first (a sort, only for very many distinct combinations)."""
-    key = columns[0].codes.astype(np.int64)
+    key = empty(len(columns[0].codes), np.int64)
+    key[:] = columns[0].codes
     size = columns[0].radix
     for column in columns[1:]:
         if size * column.radix >= _KEY_LIMIT:
@@ -122,23 +145,48 @@ def combine(*columns: Coded) -> np.ndarray:
 
 def order_by(primary: np.ndarray, ts: np.ndarray) -> np.ndarray:
     """Row order by (primary, ts), stable (equal rows keep their input order)."""
+    return sorted_by(primary, ts)[0]
+
+
+def sorted_by(primary: np.ndarray, ts: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """`order_by`, and one int64 per row (input order) that orders the rows as (primary, ts) do
+    and is equal exactly where both are. With `overwrite`, an int64 `primary` becomes that key
+    (no new array)."""
     if len(primary) == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     first = int(ts.min())
     span = int(ts.max()) - first + 1
     if (int(primary.max()) + 1) * span < _KEY_LIMIT:
-        key = primary * span
+        if overwrite and primary.dtype == np.int64:
+            key = primary
+            key *= span
+        else:
+            key = np.multiply(primary, span, out=empty(len(primary), np.int64))
         key += ts
         key -= first
-        return np.argsort(key, kind="stable")
-    return np.lexsort((ts, primary))
+        return np.argsort(key, kind="stable"), key
+    order = np.lexsort((ts, primary))
+    return order, _dense_rank(primary, ts, order)
+
+
+def _dense_rank(primary: np.ndarray, ts: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each row's rank among the distinct (primary, ts), given their order."""
+    p, t = np.take(primary, order), np.take(ts, order)
+    distinct = np.empty(len(order), np.int64)
+    distinct[0] = 0
+    np.cumsum((p[1:] != p[:-1]) | (t[1:] != t[:-1]), out=distinct[1:])
+    rank = np.empty(len(order), np.int64)
+    rank[order] = distinct
+    return rank
 
 
 def is_ordered(primary: np.ndarray, ts: np.ndarray) -> bool:
-    """Whether the rows are in (primary, ts) order already."""
+    """Whether the rows are in (primary, ts) order already (two boolean masks in pool memory)."""
     if len(primary) < 2:
         return True
-    step = np.diff(primary)
-    if (step < 0).any():
+    mask = empty(len(primary) - 1, bool)
+    if not np.greater_equal(primary[1:], primary[:-1], out=mask).all():
         return False
-    return bool((np.diff(ts)[step == 0] >= 0).all())
+    np.not_equal(primary[1:], primary[:-1], out=mask)
+    later = np.greater_equal(ts[1:], ts[:-1], out=empty(len(ts) - 1, bool))
+    return bool(np.logical_or(mask, later, out=mask).all())

@@ -8,7 +8,8 @@ grouping are numpy work on int64 keys, and the aggregates are `reduceat` over th
 Outputs (bucket `settings.lake_bucket`; `dt` is the tenant's business day):
     telemetry/daily/tenant={t}/dt={day}/part-0000.parquet        RAW_SCHEMA, one row per
         (device_id, sensor_id, ts) - the latest received_at wins - sorted by asset_tag (nulls last),
-        sensor_id, device_id, ts; zstd, row groups of 1 Mi rows, statistics on
+        sensor_id, device_id, ts; zstd, row groups of 1 Mi rows, statistics on the sort
+        columns
     aggregates/sensor_daily/tenant={t}/dt={day}/part-0000.parquet   AGGREGATES_SCHEMA
 
 `run_daily_lake` runs the three steps with the write of the compacted file beside the aggregates;
@@ -17,6 +18,8 @@ Outputs (bucket `settings.lake_bucket`; `dt` is the tenant's business day):
 Rerunning a day gives the same bytes. The compaction merges the raw objects INTO the day's
 compacted file (reading it as one more input), so a rerun after the lifecycle rule expired the
 raw objects, or after late raw objects arrived, never loses rows; raw objects are never deleted.
+The compacted file's footer names the raw objects it holds, so a rerun reads only the ones that
+arrived since.
 """
 
 from __future__ import annotations
@@ -38,10 +41,13 @@ from climatrak.reports.lake_columns import (
     Coded,
     code_strings,
     combine,
+    empty,
     float64s,
     int64s,
     is_ordered,
     order_by,
+    sorted_by,
+    take,
 )
 from climatrak.reports.lake_objects import LakeObjects, lake_objects, read_each
 from climatrak.telemetry.lake import RAW_PREFIX, RAW_SCHEMA
@@ -58,6 +64,8 @@ GROUP_COLUMNS = ("asset_tag", "sensor_id", "device_id", "metric_type", "unit")
 # Dictionary pages for the strings and the site; readings are all distinct floats, and sorted
 # timestamps take less time and space plain, as zstd sees them.
 COMPACTED_DICTIONARY = [*STRING_COLUMNS, "site_id"]
+# Row groups hold 1 Mi rows in sort order: only the sort columns' min/max can ever skip one, and
+# the others' statistics would cost a third of the encoding.
 # The writer works (and updates min/max statistics) in batches of this many rows: the default
 # 1,024 makes statistics of dictionary columns cost as much as zstd does.
 WRITE_BATCH_ROWS = 16_384
@@ -65,6 +73,11 @@ WRITE_BATCH_ROWS = 16_384
 ROW_GROUP_ROWS = 1 << 20
 P95 = 0.95
 EXPECTED_INTERVAL_MS = 60_000
+
+# The compacted file's footer lists the raw objects it holds (their names under the day's prefix),
+# up to this many (~35 bytes each).
+MERGED_METADATA_KEY = b"climatrak.merged_raw_objects"
+MERGED_NAMES_LIMIT = 20_000
 
 # metric_type -> the (normalised) units whose readings make a power or energy series
 SERIES_UNITS: dict[str, tuple[str, ...]] = {
@@ -141,19 +154,29 @@ def day_bounds_ms(day: str, timezone: str | None = None) -> tuple[int, int]:
     return to_ms(start), to_ms(datetime(following.year, following.month, following.day, tzinfo=tz))
 
 
-def _parquet(table: pa.Table, sorted_by: Sequence[str], dictionary: bool | list[str] = True) -> bytes:
+def _parquet(
+    table: pa.Table,
+    sort_columns: Sequence[str],
+    dictionary: bool | list[str] = True,
+    statistics: bool | list[str] = True,
+    metadata: dict[bytes, str] | None = None,
+) -> bytes:
     sink = pa.BufferOutputStream()
-    pq.write_table(
-        table,
+    with pq.ParquetWriter(
         sink,
+        table.schema,
         compression="zstd",
-        row_group_size=ROW_GROUP_ROWS,
         write_batch_size=WRITE_BATCH_ROWS,
         use_dictionary=dictionary,
-        write_statistics=True,
+        write_statistics=statistics,
         store_schema=False,
-        sorting_columns=[pq.SortingColumn(table.schema.get_field_index(name), nulls_first=False) for name in sorted_by],
-    )
+        sorting_columns=[
+            pq.SortingColumn(table.schema.get_field_index(name), nulls_first=False) for name in sort_columns
+        ],
+    ) as writer:
+        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        if metadata:
+            writer.add_key_value_metadata(metadata)
     return bytes(sink.getvalue())
 
 
@@ -163,10 +186,11 @@ def _parquet(table: pa.Table, sorted_by: Sequence[str], dictionary: bool | list[
 @dataclass(frozen=True)
 class CompactionResult:
     rows: int
-    raw_objects: int
+    raw_objects: int  # under the day's raw prefix
     written_key: str | None  # None when the day has no data at all
     unchanged: bool = False  # the compacted object already held exactly these bytes
     table: pa.Table | None = field(default=None, repr=False, compare=False)  # COMPACTED_SCHEMA
+    raw_objects_read: int = 0  # the raw objects the compacted object did not hold yet
 
 
 @dataclass(frozen=True)
@@ -190,6 +214,8 @@ class LoadedDay:
     compacted: Compacted
     raw_objects: int
     previous: bytes | None  # the compacted object as it was
+    merged: tuple[str, ...] = ()  # names of the raw objects the compacted table holds, sorted
+    raw_objects_read: int = 0
 
     @property
     def table(self) -> pa.Table:
@@ -234,7 +260,7 @@ def _compact(tables: Sequence[pa.Table]) -> Compacted:
         coded = {name: future.result() for name, future in coding.items()}
         numbers = {"ts": ts, "received_at": received, "value": value.result(), "site_id": site.result()}
         kept = dict(zip(coded, pool.map(lambda column: column.take(rows), coded.values()), strict=True))
-        taken = dict(zip(numbers, pool.map(lambda array: np.take(array, rows), numbers.values()), strict=True))
+        taken = dict(zip(numbers, pool.map(lambda array: take(array, rows), numbers.values()), strict=True))
     columns = [
         kept[name].to_arrow()
         if name in kept
@@ -250,67 +276,78 @@ def _latest_per_reading(asset: Coded, sensor: Coded, device: Coded, ts: np.ndarr
     """Row indices in output order, one per (device, sensor, ts)."""
     # A device reports for one asset all day (almost always): then duplicates are neighbours in
     # the output order and one sort does both jobs.
-    lowest = np.full(device.radix, asset.radix, np.int32)
-    highest = np.full(device.radix, -1, np.int32)
-    np.minimum.at(lowest, device.codes, asset.codes)
-    np.maximum.at(highest, device.codes, asset.codes)
-    present = highest >= 0
-    output_key = combine(asset, sensor, device)
-    if np.array_equal(lowest[present], highest[present]):
-        return _latest(output_key, ts, received)
+    pairs = np.bincount(combine(device, asset), minlength=device.radix * asset.radix)
+    if (np.count_nonzero(pairs.reshape(device.radix, asset.radix), axis=1) <= 1).all():
+        return _latest(combine(asset, sensor, device), ts, received)
     # a device moved between assets during the day: deduplicate first, then sort for output
     kept = _latest(combine(sensor, device), ts, received)
+    output_key = combine(asset, sensor, device)
     return np.take(kept, order_by(np.take(output_key, kept), np.take(ts, kept)))
 
 
 def _latest(primary: np.ndarray, ts: np.ndarray, received: np.ndarray) -> np.ndarray:
     """Rows in (primary, ts) order, one per distinct (primary, ts): the latest `received`, the
-    first in input order among equals."""
-    order = order_by(primary, ts)
-    key, times = np.take(primary, order), np.take(ts, order)
-    new_run = np.empty(len(order), bool)
-    new_run[:1] = True
-    np.not_equal(key[1:], key[:-1], out=new_run[1:])
-    new_run[1:] |= times[1:] != times[:-1]
-    starts = np.flatnonzero(new_run)
-    if len(starts) == len(order):
+    first in input order among equals. `primary` is overwritten (it becomes the sort key)."""
+    order, key = sorted_by(primary, ts, overwrite=True)
+    key = take(key, order)
+    # Memory touched for the first time is what costs most here: one mask, no index arrays.
+    repeat = empty(len(order), bool)
+    repeat[:1] = False
+    np.equal(key[1:], key[:-1], out=repeat[1:])
+    del key
+    if not repeat.any():
         return order
-    # Runs of copies only (no second sort): each one's latest arrival, then its first row holding it.
-    sizes = np.diff(np.append(starts, len(order)))
-    copied = np.flatnonzero(sizes > 1)
-    offsets = np.cumsum(sizes[copied]) - sizes[copied]
-    members = np.repeat(starts[copied] - offsets, sizes[copied]) + np.arange(int(sizes[copied].sum()))
-    member_run = np.repeat(np.arange(len(copied)), sizes[copied])
+    # The runs of copies only: each one's latest arrival, then its first row holding it.
+    repeats = np.flatnonzero(repeat)
+    members = np.union1d(repeats - 1, repeats)  # positions (in sorted order) of every copy
+    run = np.cumsum(~repeat[members]) - 1
+    run_starts = np.flatnonzero(~repeat[members])
     arrived = np.take(received, np.take(order, members))
-    candidates = np.flatnonzero(arrived == np.maximum.reduceat(arrived, offsets)[member_run])
+    candidates = np.flatnonzero(arrived == np.maximum.reduceat(arrived, run_starts)[run])
     first = np.ones(len(candidates), bool)
-    first[1:] = member_run[candidates[1:]] != member_run[candidates[:-1]]
-    chosen = starts.copy()
-    chosen[copied] = members[candidates[first]]
-    return np.take(order, chosen)
+    first[1:] = run[candidates[1:]] != run[candidates[:-1]]
+    keep = np.logical_not(repeat, out=repeat)
+    keep[members] = False
+    keep[members[candidates[first]]] = True
+    return np.compress(keep, order, out=empty(int(np.count_nonzero(keep)), order.dtype))
 
 
 def load_day(objects: LakeObjects, tenant: str, day: str) -> LoadedDay:
-    """The day's raw objects merged into its compacted object (when there is one), compacted."""
+    """The day's raw objects merged into its compacted object (when there is one), compacted.
+
+    Raw objects are written once per ingest batch (named by its digest), so those the compacted
+    object records as merged are not read again: a rerun reads the compacted object, plus only
+    what arrived since."""
     key = daily_key(tenant, day)
+    prefix = raw_day_prefix(tenant, day)
     previous = objects.read(key)
-    raw_keys = [name for name in objects.keys(raw_day_prefix(tenant, day)) if name.endswith(".parquet")]
-    tables = read_each(objects, raw_keys, _read_parquet)
+    raw_keys = [name for name in objects.keys(prefix) if name.endswith(".parquet")]
+    merged = _merged_names(previous) if previous is not None else frozenset()
+    fresh = [name for name in raw_keys if name.removeprefix(prefix) not in merged]
+    tables = read_each(objects, fresh, _read_parquet)
     if previous is not None:
         tables.insert(0, _read_parquet(previous))
-    return LoadedDay(_compact(tables), len(raw_keys), previous)
+    names = tuple(sorted(merged.union(name.removeprefix(prefix) for name in raw_keys)))
+    return LoadedDay(_compact(tables), len(raw_keys), previous, names, len(fresh))
+
+
+def _merged_names(compacted: bytes) -> frozenset[str]:
+    recorded = (pq.read_metadata(pa.BufferReader(compacted)).metadata or {}).get(MERGED_METADATA_KEY)
+    return frozenset(recorded.decode().split(",")) if recorded else frozenset()
 
 
 def store_compacted(objects: LakeObjects, tenant: str, day: str, loaded: LoadedDay) -> CompactionResult:
     table = loaded.table
     if table.num_rows == 0:
-        return CompactionResult(0, loaded.raw_objects, None, table=table)
+        return CompactionResult(0, loaded.raw_objects, None, table=table, raw_objects_read=loaded.raw_objects_read)
     key = daily_key(tenant, day)
-    body = _parquet(table, SORT_COLUMNS, COMPACTED_DICTIONARY)
+    # Beyond the limit nothing is recorded (a rerun then reads every raw object again).
+    merged = {MERGED_METADATA_KEY: ",".join(loaded.merged)} if len(loaded.merged) <= MERGED_NAMES_LIMIT else {}
+    body = _parquet(table, SORT_COLUMNS, COMPACTED_DICTIONARY, list(SORT_COLUMNS), merged)
     unchanged = body == loaded.previous
     if not unchanged:
         objects.write(key, body, PARQUET_CONTENT_TYPE)
-    return CompactionResult(table.num_rows, loaded.raw_objects, key, unchanged, table)
+    return CompactionResult(table.num_rows, loaded.raw_objects, key, unchanged, table, loaded.raw_objects_read)
 
 
 def compact_day(s3: Any, bucket: str, tenant: str, day: str) -> CompactionResult:
@@ -355,7 +392,7 @@ def _groups_of(coded: dict[str, Coded], ts: np.ndarray, values: np.ndarray) -> _
     # a compacted day is in this order already, unless a sensor changed unit during the day
     if not is_ordered(group_key, ts):
         order = order_by(group_key, ts)
-        group_key, ts, values = (np.take(column, order) for column in (group_key, ts, values))
+        group_key, ts, values = (take(column, order) for column in (group_key, ts, values))
     if len(ts) == 0:
         starts = np.zeros(0, np.int64)
     else:
@@ -383,9 +420,9 @@ def _aggregate(groups: _Groups, day_start_ms: int, day_end_ms: int, expected_int
     counts = ends - starts
     day_slots = -(-(day_end_ms - day_start_ms) // expected_interval_ms)
     # a slot counts once however many readings it holds (ts ascends within a group)
-    slot = ts - day_start_ms
+    slot = np.subtract(ts, day_start_ms, out=empty(len(ts), np.int64))
     slot //= expected_interval_ms
-    new_slot = np.empty(len(ts), bool)
+    new_slot = empty(len(ts), bool)
     new_slot[0] = True
     np.not_equal(slot[1:], slot[:-1], out=new_slot[1:])
     new_slot[starts] = True
@@ -395,7 +432,7 @@ def _aggregate(groups: _Groups, day_start_ms: int, day_end_ms: int, expected_int
         # readings outside the day neither fill a slot nor open or close a gap
         new_slot &= (ts >= day_start_ms) & (ts < day_end_ms)
         clipped = np.clip(ts, day_start_ms, day_end_ms)
-    gaps = np.empty(len(ts), np.int64)
+    gaps = slot  # the slot numbers are done with: the gaps take their memory
     np.subtract(clipped[1:], clipped[:-1], out=gaps[1:])
     gaps[starts] = clipped[starts] - day_start_ms
     longest_ms = np.maximum(np.maximum.reduceat(gaps, starts), day_end_ms - clipped[ends - 1])
