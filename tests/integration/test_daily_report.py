@@ -44,7 +44,12 @@ def last_weekday() -> date:
 
 
 @pytest.fixture
-def day(settings: Settings, api: ApiClient) -> Iterator[str]:
+def day(acme: tuple[World, str]) -> str:
+    return acme[1]
+
+
+@pytest.fixture
+def acme(settings: Settings, api: ApiClient) -> Iterator[tuple[World, str]]:
     """Tenant acme: one chiller drawing a steady 60 kW all day (a reading every 10 minutes), its
     supply temperature too, and a tariff with a 18:00-21:00 peak; November's flag is amarela."""
     world = World.build(settings, "acme")
@@ -80,7 +85,7 @@ def day(settings: Settings, api: ApiClient) -> Iterator[str]:
     assert api.post("/api/trakledger/energy-tariffs/", tariff).status == 201
     flags = {"tariff_flags": {the_day.isoformat()[:7]: "amarela"}}
     assert api.request("PUT", "/api/trakledger/energy-settings/", body=flags).status == 200
-    yield the_day.isoformat()
+    yield world, the_day.isoformat()
 
 
 def report_object(settings: Settings, key: str) -> bytes:
@@ -89,6 +94,11 @@ def report_object(settings: Settings, key: str) -> bytes:
 
 def energy_postings(settings: Settings, day: str) -> list[Any]:
     listing = list_transactions(PostingRepository("acme", settings), {"transaction_type": "energy"})
+    return [item for _, item in listing.fetch(None, False, 100)]
+
+
+def revisions(settings: Settings) -> list[Any]:
+    listing = list_transactions(PostingRepository("acme", settings), {"transaction_type": "adjustment"})
     return [item for _, item in listing.fetch(None, False, 100)]
 
 
@@ -146,6 +156,30 @@ def test_a_rerun_is_a_new_generation_of_the_same_report_and_posts_nothing_new(se
     assert after == {k: v for k, v in json.loads(before).items() if k != "generated_at"}  # the same report
     generated = [item for item in OutboxItem.query(outbox_pk("acme")) if item.event_name == "report.generated"]
     assert len(generated) == 2
+
+
+def test_a_rerun_after_late_readings_posts_the_difference_as_a_revision(
+    settings: Settings, acme: tuple[World, str]
+) -> None:
+    world, day = acme
+    s3 = boto3.client("s3")
+    first = run_daily(settings, s3, "acme", day)
+    start_ms, _ = day_bounds_ms(day, TZ)
+    late = {"sensor_id": "power_kw", "value": POWER_KW, "unit": "kW", "type": "power_kw"}
+    at = (start_ms + (24 * 60 - 5) * 60_000) // 1000  # 23:55: five more minutes at 60 kW, off-peak
+    assert not world.ingest([world.record("dev-1", {"timestamp": at, "sensors": [late]})]).failed_message_ids
+
+    second = run_daily(settings, s3, "acme", day)
+
+    delta = Decimal(POWER_KW) * 5 / 60 * (Decimal("0.80") + Decimal("0.02"))
+    cost = Decimal(second["headline"]["energy_cost"])
+    assert cost == Decimal(first["headline"]["energy_cost"]) + delta.quantize(Decimal("0.01"))
+    (posting,) = energy_postings(settings, day)
+    (revision,) = revisions(settings)
+    assert revision.category == "energy" and revision.idempotency_key == f"{posting.idempotency_key}:rev:1"
+    assert Decimal(str(posting.amount)) + Decimal(str(revision.amount)) == cost
+    run_daily(settings, s3, "acme", day)  # nothing new arrived: nothing new posted
+    assert len(revisions(settings)) == 1
 
 
 def test_the_task_function_lists_tenants_with_yesterday_and_summarises_failures(settings: Settings, day: str) -> None:

@@ -1,6 +1,7 @@
 """Energy cost into the ledger (ledger/energy_postings.py): one posting per asset and day, type and
-category `energy`, key `energy:{asset}:{day}`; a rerun never posts twice, a locked month moves
-the posting, the budget summary's actual grows by the amount."""
+category `energy`, key `energy:{asset}:{day}`; a rerun never posts twice (one that computed
+another amount posts the difference as a revision), a locked month moves the posting, the budget
+summary's actual grows by the amount."""
 
 from __future__ import annotations
 
@@ -128,9 +129,8 @@ def test_one_posting_per_asset_and_day_with_the_kwh_and_the_tariff_in_meta(world
 def test_posting_a_day_twice_posts_once(world: World) -> None:
     first = world.post("CH-001")
     month_before = world.ledger.totals("2026-11")
-    again = world.post("CH-001", base_kw=95.0)  # a rerun that computed something else
+    again = world.post("CH-001")  # a rerun that computed the same
     assert not again.created and again.transaction.id == first.transaction.id
-    assert again.transaction.amount == first.transaction.amount
     assert len(world.ledger.items("ledger_transaction")) == 1
     assert len(world.ledger.events("cost.entry_posted")) == 1
     assert world.ledger.totals("2026-11") == month_before
@@ -138,6 +138,40 @@ def test_posting_a_day_twice_posts_once(world: World) -> None:
     assert world.post("CH-001", day="2026-11-26").created
     assert world.post("AHU-002").created
     assert len(world.ledger.items("ledger_transaction")) == 3
+
+
+def test_a_rerun_that_computes_another_amount_posts_the_difference_as_a_revision(world: World) -> None:
+    first = world.post("CH-001")
+    higher = world.day_energy(base_kw=95.0)[1].amount  # late readings raised the day's kWh
+    revised = world.post("CH-001", base_kw=95.0)
+    assert revised.created and revised.transaction.id != first.transaction.id
+    tx = revised.transaction
+    assert (tx.transaction_type, tx.category, tx.idempotency_key) == (
+        "adjustment",
+        "energy",
+        f"energy:{world.assets['CH-001']}:{DAY}:rev:1",
+    )
+    assert tx.amount == higher - first.transaction.amount and tx.cost_center_id == world.chillers
+    meta = tx.meta_dict()
+    assert meta["revises"] == first.transaction.id and meta["revision"] == 1
+    assert Decimal(meta["amount_before"]) == first.transaction.amount
+    assert world.ledger.totals("2026-11")["actual"] == higher
+    # the same again: nothing; back to the first figure: a second revision, negative
+    assert not world.post("CH-001", base_kw=95.0).created
+    back = world.post("CH-001")
+    assert back.created and back.transaction.amount == first.transaction.amount - higher
+    assert back.transaction.idempotency_key.endswith(":rev:2")
+    assert world.ledger.totals("2026-11")["actual"] == first.transaction.amount
+    assert len(world.ledger.events("cost.entry_posted")) == 3
+
+
+def test_a_revision_of_a_locked_month_goes_to_the_next_open_one(world: World) -> None:
+    first = world.post("CH-001")
+    world.ledger.lock("2026-11")
+    revised = world.post("CH-001", base_kw=95.0)
+    assert revised.created and revised.transaction.month == "2026-12"
+    assert world.ledger.totals("2026-11")["actual"] == first.transaction.amount
+    assert world.ledger.totals("2026-12")["actual"] == revised.transaction.amount
 
 
 def test_the_cost_centre_is_the_assets_else_its_sites_else_the_default(world: World) -> None:
