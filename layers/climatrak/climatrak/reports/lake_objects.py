@@ -28,6 +28,9 @@ READ_CONCURRENCY = 16
 
 
 class LakeObjects(Protocol):
+    # Threads that only fetch (latency-bound reads); 0: the decoding workers read themselves.
+    fetch_concurrency: int
+
     def keys(self, prefix: str) -> list[str]:
         """Every key under `prefix`, sorted."""
         ...
@@ -40,6 +43,8 @@ class LakeObjects(Protocol):
 
 
 class S3Objects:
+    fetch_concurrency = READ_CONCURRENCY
+
     def __init__(self, s3: Any, bucket: str) -> None:
         self._s3 = s3
         self._bucket = bucket
@@ -70,6 +75,8 @@ class S3Objects:
 
 class LocalObjects:
     """A directory standing in for a bucket: key `a/b.parquet` is the file `{root}/a/b.parquet`."""
+
+    fetch_concurrency = 0  # a local read is not worth a thread of its own
 
     def __init__(self, root: Path) -> None:
         self._root = root
@@ -105,12 +112,21 @@ def lake_objects(s3: Any, bucket: str) -> LakeObjects:
 
 
 def read_each(objects: LakeObjects, keys: list[str], parse: Callable[[bytes], T]) -> list[T]:
-    """`parse` of every object among `keys` that exists, in the order of `keys`. Many threads
-    fetch (latency-bound on S3); one per core parses (pyarrow decodes outside the GIL)."""
+    """`parse` of every object among `keys` that exists, in the order of `keys`. On S3 many
+    threads fetch (latency-bound) while one per core parses (pyarrow decodes outside the GIL);
+    local files are read by the parsing workers themselves."""
     if not keys:
         return []
+    if objects.fetch_concurrency == 0:
+
+        def read_and_parse(key: str) -> T | None:
+            body = objects.read(key)
+            return None if body is None else parse(body)
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as workers:
+            return [parsed for parsed in workers.map(read_and_parse, keys) if parsed is not None]
     with (
-        ThreadPoolExecutor(max_workers=min(READ_CONCURRENCY, len(keys))) as fetch,
+        ThreadPoolExecutor(max_workers=min(objects.fetch_concurrency, len(keys))) as fetch,
         ThreadPoolExecutor(max_workers=WORKERS) as decode,
     ):
         parsed = [decode.submit(parse, body) for body in fetch.map(objects.read, keys) if body is not None]
