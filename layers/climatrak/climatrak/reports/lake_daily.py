@@ -341,6 +341,9 @@ def store_compacted(objects: LakeObjects, tenant: str, day: str, loaded: LoadedD
     if table.num_rows == 0:
         return CompactionResult(0, loaded.raw_objects, None, table=table, raw_objects_read=loaded.raw_objects_read)
     key = daily_key(tenant, day)
+    if loaded.previous is not None and loaded.raw_objects_read == 0:
+        # nothing arrived since: the table is the compacted object's own rows, already stored
+        return CompactionResult(table.num_rows, loaded.raw_objects, key, True, table)
     # Beyond the limit nothing is recorded (a rerun then reads every raw object again).
     merged = {MERGED_METADATA_KEY: ",".join(loaded.merged)} if len(loaded.merged) <= MERGED_NAMES_LIMIT else {}
     body = _parquet(table, SORT_COLUMNS, COMPACTED_DICTIONARY, list(SORT_COLUMNS), merged)
