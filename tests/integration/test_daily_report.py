@@ -21,6 +21,7 @@ from climatrak.alerts.repository import AlertRepository
 from climatrak.core.config import Settings
 from climatrak.core.events import OutboxItem, outbox_pk
 from climatrak.core.timeutil import iso_ms
+from climatrak.ledger.energy_calendar import aneel_holidays
 from climatrak.ledger.posting_repository import PostingRepository
 from climatrak.ledger.transaction_listing import list_transactions
 from climatrak.reports.daily import run_daily
@@ -36,9 +37,10 @@ STEP_MIN = 10
 
 
 def last_weekday() -> date:
-    """A recent weekday (the peak window applies on weekdays), inside ingest's accepted window."""
+    """A recent working day (the peak window applies on weekdays that are not national
+    holidays), inside ingest's accepted window."""
     day = datetime.now(ZoneInfo(TZ)).date() - timedelta(days=1)
-    while day.weekday() >= 5:
+    while day.weekday() >= 5 or day in aneel_holidays(day.year):
         day -= timedelta(days=1)
     return day
 
@@ -137,6 +139,19 @@ def test_the_daily_report_compacts_aggregates_and_posts_the_energy_once(settings
     )
     (ledger_row,) = pq.read_table(io.BytesIO(exported["Body"].read())).to_pylist()
     assert (ledger_row["transaction_type"], ledger_row["amount"]) == ("energy", expected.quantize(Decimal("0.01")))
+
+
+def test_a_holiday_of_the_tenant_has_no_peak_window(settings: Settings, api: ApiClient, day: str) -> None:
+    body = {"extra_holidays": [day]}
+    assert api.request("PUT", "/api/trakledger/energy-settings/", body=body).status == 200
+
+    result = run_daily(settings, boto3.client("s3"), "acme", day)
+
+    kwh_total = Decimal(POWER_KW) * Decimal(143) / 6
+    expected = kwh_total * (Decimal("0.80") + Decimal("0.02"))  # every kWh off-peak, plus the flag
+    assert Decimal(result["headline"]["energy_cost"]) == expected.quantize(Decimal("0.01"))
+    (posting,) = energy_postings(settings, day)
+    assert Decimal(posting.meta_dict()["kwh_peak"]) == 0
 
 
 def test_a_rerun_is_a_new_generation_of_the_same_report_and_posts_nothing_new(settings: Settings, day: str) -> None:

@@ -14,7 +14,7 @@ from climatrak.core.errors import Conflict
 from climatrak.core.http import ROUTE_PERMISSIONS, build_resolver, normalise_path
 from climatrak.core.identity import PERMISSIONS, Role
 from climatrak.ledger.energy_items import EnergyTariffItem
-from climatrak.ledger.energy_tariffs import EnergyTariffRepository, flag_for, tariff_in_force
+from climatrak.ledger.energy_tariffs import EnergyTariffRepository, flag_for, holidays_for, tariff_in_force
 from climatrak.registry.logic import create_tenant
 from functions.api import energy_routes
 from tests.integration.conftest import ApiClient, ApiResponse, LambdaContextStub
@@ -236,12 +236,20 @@ def test_the_tariff_in_force_on_a_day(client: ApiClient, settings: Any) -> None:
 # ---- the month's tariff flag ------------------------------------------------------------------
 
 
+DEFAULT_SETTINGS = {"tariff_flags": {}, "default_flag": "verde", "holiday_calendar": "aneel", "extra_holidays": []}
+HOLIDAYS = {"holiday_calendar": "aneel", "extra_holidays": []}
+
+
 def test_the_month_flags_are_a_partial_map_over_a_default(client: ApiClient, settings: Any) -> None:
-    assert ok(client.get(SETTINGS)) == {"tariff_flags": {}, "default_flag": "verde"}
+    assert ok(client.get(SETTINGS)) == DEFAULT_SETTINGS
     first = ok(
         client.request("PUT", SETTINGS, body={"tariff_flags": {"2026-11": "amarela", "2026-12-01": "vermelha_1"}})
     )
-    assert first == {"tariff_flags": {"2026-11": "amarela", "2026-12": "vermelha_1"}, "default_flag": "verde"}
+    assert first == {
+        "tariff_flags": {"2026-11": "amarela", "2026-12": "vermelha_1"},
+        "default_flag": "verde",
+        **HOLIDAYS,
+    }
     # a second PUT changes only what it names; null removes a month
     second = ok(
         client.request(
@@ -250,12 +258,36 @@ def test_the_month_flags_are_a_partial_map_over_a_default(client: ApiClient, set
             body={"tariff_flags": {"2026-12": None, "2027-01": "vermelha_2"}, "default_flag": "amarela"},
         )
     )
-    assert second == {"tariff_flags": {"2026-11": "amarela", "2027-01": "vermelha_2"}, "default_flag": "amarela"}
+    assert second == {
+        "tariff_flags": {"2026-11": "amarela", "2027-01": "vermelha_2"},
+        "default_flag": "amarela",
+        **HOLIDAYS,
+    }
     assert ok(client.get(SETTINGS)) == second
     tariffs = repo(settings)
     assert flag_for(tariffs, "2026-11") == "amarela"
     assert flag_for(tariffs, "2026-12") == "amarela"  # the default
     assert flag_for(tariffs, "2027-01-15") == "vermelha_2"
+
+
+def test_the_days_without_a_peak_window_are_a_calendar_and_the_tenants_own_dates(
+    client: ApiClient, settings: Any
+) -> None:
+    tariffs = repo(settings)
+    good_friday, consciencia_negra = date(2026, 4, 3), date(2026, 11, 20)
+    assert good_friday in holidays_for(tariffs, "2026-04-03") and consciencia_negra not in holidays_for(
+        tariffs, "2026-11-20"
+    )
+    body = {"extra_holidays": ["2026-11-20", "2027-01-25", "2026-11-20"]}
+    updated = ok(client.request("PUT", SETTINGS, body=body))
+    assert updated["extra_holidays"] == ["2026-11-20", "2027-01-25"] and updated["holiday_calendar"] == "aneel"
+    assert {good_friday, consciencia_negra} <= holidays_for(tariffs, "2026-06-01")
+    assert date(2027, 1, 25) in holidays_for(tariffs, "2027-03-01")
+    # weekends only, plus the tenant's own dates; the flags are untouched
+    ok(client.request("PUT", SETTINGS, body={"holiday_calendar": "none", "tariff_flags": {"2026-11": "amarela"}}))
+    assert holidays_for(tariffs, "2026-01-10") == frozenset({consciencia_negra})
+    assert ok(client.get(SETTINGS))["extra_holidays"] == ["2026-11-20", "2027-01-25"]
+    assert ok(client.request("PUT", SETTINGS, body={"extra_holidays": []}))["extra_holidays"] == []
 
 
 @pytest.mark.parametrize(
@@ -266,12 +298,16 @@ def test_the_month_flags_are_a_partial_map_over_a_default(client: ApiClient, set
         ({"tariff_flags": {"november": "verde"}}, "tariff_flags"),
         ({"default_flag": "vermelha"}, "default_flag"),
         ({"tariff_flags": ["2026-11"]}, "tariff_flags"),
+        ({"holiday_calendar": "us"}, "holiday_calendar"),
+        ({"extra_holidays": ["2026-13-01"]}, "extra_holidays"),
+        ({"extra_holidays": ["20261120"]}, "extra_holidays"),
+        ({"extra_holidays": "2026-11-20"}, "extra_holidays"),
     ],
 )
-def test_invalid_flags_are_field_errors(client: ApiClient, body: dict[str, Any], field: str) -> None:
+def test_invalid_settings_are_field_errors(client: ApiClient, body: dict[str, Any], field: str) -> None:
     status, errors = client.request("PUT", SETTINGS, body=body)
     assert status == 400 and field in errors, errors
-    assert ok(client.get(SETTINGS)) == {"tariff_flags": {}, "default_flag": "verde"}
+    assert ok(client.get(SETTINGS)) == DEFAULT_SETTINGS
 
 
 # ---- permissions and tenants ------------------------------------------------------------------

@@ -4,13 +4,13 @@
 |---|---|---|
 | energy tariff | `ENERGYTARIFF#{uuid}` | API fields; rates DecimalAttribute (6 places) |
 | tariff set guard | `ENERGYTARIFFS` | `seq`: every tariff write checks and bumps it (no overlapping periods) |
-| energy settings | `ENERGYSETTINGS` | `default_flag` |
+| energy settings | `ENERGYSETTINGS` | `default_flag`, `holiday_calendar`, `extra_holidays` |
 | month flag | `ENERGYFLAG#{YYYY-MM}` | `flag` |
 """
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 
 from climatrak.core.items import DecimalAttribute, MainItem
 from climatrak.core.money import DEFAULT_CURRENCY
@@ -59,7 +59,9 @@ class EnergyTariffSetGuard(MainItem, discriminator="energy_tariff_set"):
 
 
 class EnergySettingsItem(MainItem, discriminator="energy_settings"):
-    default_flag = UnicodeAttribute()
+    default_flag = UnicodeAttribute(null=True)  # absent: DEFAULT_FLAG
+    holiday_calendar = UnicodeAttribute(null=True)  # absent: DEFAULT_HOLIDAY_CALENDAR
+    extra_holidays = ListAttribute(of=UnicodeAttribute, null=True)  # YYYY-MM-DD, sorted
     updated_at = UnicodeAttribute()
     updated_by = NumberAttribute(null=True)
 

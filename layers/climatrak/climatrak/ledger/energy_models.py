@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field
 
+from climatrak.ledger.energy_calendar import HolidayCalendar
 from climatrak.ledger.models import Currency, OptionalDate, RequestModel, blank_to_none
 
 TariffFlag = Literal["verde", "amarela", "vermelha_1", "vermelha_2"]
@@ -108,14 +109,22 @@ class EnergyTariff(BaseModel):
 
 
 class EnergySettings(BaseModel):
-    """The tenant's tariff flag per business month (`YYYY-MM`); months not listed use `default_flag`."""
+    """The tenant's tariff flag per business month (`YYYY-MM`); months not listed use
+    `default_flag`. The days without a peak window: weekends, the national holidays of
+    `holiday_calendar` (`aneel`: those ANEEL's tariff rules exempt; `none`) and
+    `extra_holidays` (dates, YYYY-MM-DD)."""
 
     tariff_flags: dict[str, TariffFlag]
     default_flag: TariffFlag
+    holiday_calendar: HolidayCalendar
+    extra_holidays: list[str]
 
 
 class EnergySettingsUpdate(RequestModel):
-    """A partial update: the months given are set (null removes a month's flag)."""
+    """A partial update: the months given are set (null removes a month's flag);
+    `extra_holidays`, when given, replaces the list."""
 
     tariff_flags: dict[str, TariffFlag | None] | None = None
     default_flag: TariffFlag | None = None
+    holiday_calendar: HolidayCalendar | None = None
+    extra_holidays: list[str] | None = None

@@ -82,9 +82,15 @@ class EnergyTariffRepository(LedgerStore):
     def month_flag(self, month: str) -> EnergyMonthFlagItem | None:
         return self._get(EnergyMonthFlagItem, f"{ENERGY_FLAG_PREFIX}{month[:7]}")
 
-    def save_flags(self, flags: Mapping[str, str | None], default_flag: str | None, user_id: int | None) -> None:
-        """Set (or, for None, remove) the flags of the months given and maybe the default, in one
-        transaction. Flags are settings, not money: the last writer wins."""
+    def save_settings(
+        self,
+        flags: Mapping[str, str | None],
+        settings: Mapping[str, str | list[str]],
+        user_id: int | None,
+    ) -> None:
+        """Set (or, for None, remove) the flags of the months given and the settings given
+        (`default_flag`, `holiday_calendar`, `extra_holidays`), in one transaction. These are
+        settings, not money: the last writer wins."""
         now = utc_now_iso()
         with self._refused_as_stale() as tw:
             for month, flag in sorted(flags.items()):
@@ -94,11 +100,12 @@ class EnergyTariffRepository(LedgerStore):
                 else:
                     item = EnergyMonthFlagItem(self.pk, sk, month=month, flag=flag, updated_at=now, updated_by=user_id)
                     tw.save(item, tag=f"month:{month}")
-            if default_flag is not None:
+            if settings:
+                attributes = EnergySettingsItem.get_attributes()
                 actions: list[Action] = [
                     EnergySettingsItem.kind.set(EnergySettingsItem),
-                    EnergySettingsItem.default_flag.set(default_flag),
                     EnergySettingsItem.updated_at.set(now),
+                    *(attributes[name].set(value) for name, value in sorted(settings.items())),
                 ]
                 if user_id is not None:
                     actions.append(EnergySettingsItem.updated_by.set(user_id))

@@ -19,6 +19,7 @@ from typing import Any
 from climatrak.core.errors import DomainError
 from climatrak.core.identity import Principal
 from climatrak.core.timeutil import utc_now_iso
+from climatrak.ledger.energy_calendar import DEFAULT_HOLIDAY_CALENDAR, peak_free_holidays
 from climatrak.ledger.energy_items import EnergyTariffItem
 from climatrak.ledger.energy_models import (
     DEFAULT_FLAG,
@@ -52,6 +53,7 @@ __all__ = [
     "energy_settings",
     "flag_for",
     "get_energy_tariff",
+    "holidays_for",
     "list_energy_tariffs",
     "tariff_in_force",
     "update_energy_settings",
@@ -62,7 +64,8 @@ TARIFF_ORDERINGS = {"name", "distributor", "effective_from", "rate_off_peak", "r
 RATE_FIELDS = ("rate_off_peak", "rate_peak", "flag_verde", "flag_amarela", "flag_vermelha_1", "flag_vermelha_2")
 # the rate filters of the reference (min_rate_off_peak=..., max_rate_peak=...)
 RATE_FILTERS = {f"{bound}_{name}": (bound, name) for bound in ("min", "max") for name in ("rate_off_peak", "rate_peak")}
-MAX_FLAG_MONTHS = MAX_TRANSACTION_ITEMS - 1  # one PUT is one transaction (plus the default flag)
+MAX_FLAG_MONTHS = MAX_TRANSACTION_ITEMS - 1  # one PUT is one transaction (plus the settings item)
+MAX_EXTRA_HOLIDAYS = 366
 
 
 # ---- the tariff in force ---------------------------------------------------------------------
@@ -257,7 +260,9 @@ def energy_settings(repo: EnergyTariffRepository) -> EnergySettings:
     return EnergySettings.model_validate(
         {
             "tariff_flags": {item.month: item.flag for item in repo.month_flags()},
-            "default_flag": stored.default_flag if stored is not None else DEFAULT_FLAG,
+            "default_flag": (stored.default_flag if stored is not None else None) or DEFAULT_FLAG,
+            "holiday_calendar": (stored.holiday_calendar if stored is not None else None) or DEFAULT_HOLIDAY_CALENDAR,
+            "extra_holidays": sorted(str(day) for day in stored.extra_holidays or []) if stored is not None else [],
         }
     )
 
@@ -265,15 +270,38 @@ def energy_settings(repo: EnergyTariffRepository) -> EnergySettings:
 def update_energy_settings(
     repo: EnergyTariffRepository, caller: Principal, body: EnergySettingsUpdate
 ) -> EnergySettings:
-    """PUT with a partial map: the months given are set (null removes one), the others kept."""
+    """PUT with a partial map: the months given are set (null removes one), the others kept;
+    the other fields given replace theirs."""
     flags: dict[str, str | None] = {}
     for raw, flag in (body.tariff_flags or {}).items():
         flags[parse_month(raw, "tariff_flags", any_day=False)] = flag
     if len(flags) > MAX_FLAG_MONTHS:
         raise DomainError(f"Set at most {MAX_FLAG_MONTHS} months at a time.", field="tariff_flags")
-    if flags or body.default_flag is not None:
-        repo.save_flags(flags, body.default_flag, caller.user_id or None)
+    settings: dict[str, str | list[str]] = {}
+    if body.default_flag is not None:
+        settings["default_flag"] = body.default_flag
+    if body.holiday_calendar is not None:
+        settings["holiday_calendar"] = body.holiday_calendar
+    if body.extra_holidays is not None:
+        settings["extra_holidays"] = _holidays(body.extra_holidays)
+    if flags or settings:
+        repo.save_settings(flags, settings, caller.user_id or None)
     return energy_settings(repo)
+
+
+def _holidays(raw: list[str]) -> list[str]:
+    if len(raw) > MAX_EXTRA_HOLIDAYS:
+        raise DomainError(f"List at most {MAX_EXTRA_HOLIDAYS} extra holidays.", field="extra_holidays")
+    days = set()
+    for value in raw:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            day = None
+        if day is None or day.isoformat() != value:
+            raise DomainError(f"'{value}' is not a date (YYYY-MM-DD).", field="extra_holidays")
+        days.add(value)
+    return sorted(days)
 
 
 def flag_for(repo: EnergyTariffRepository, month: str) -> str:
@@ -283,4 +311,12 @@ def flag_for(repo: EnergyTariffRepository, month: str) -> str:
     if found is not None:
         return str(found.flag)
     stored = repo.energy_settings()
-    return str(stored.default_flag) if stored is not None else DEFAULT_FLAG
+    return str(stored.default_flag) if stored is not None and stored.default_flag else DEFAULT_FLAG
+
+
+def holidays_for(repo: EnergyTariffRepository, day: str) -> frozenset[date]:
+    """The holidays of `day`'s year without a peak window (the tenant's calendar and its own)."""
+    stored = repo.energy_settings()
+    calendar = (stored.holiday_calendar if stored is not None else None) or DEFAULT_HOLIDAY_CALENDAR
+    extra = [str(day) for day in stored.extra_holidays or []] if stored is not None else []
+    return peak_free_holidays(calendar, date.fromisoformat(day[:10]).year, extra)

@@ -16,7 +16,7 @@ from climatrak.core.config import Settings
 from climatrak.core.errors import NotFound
 from climatrak.core.money import ZERO, money
 from climatrak.ledger.energy_postings import post_energy
-from climatrak.ledger.energy_tariffs import EnergyTariffRepository, flag_for, tariff_in_force
+from climatrak.ledger.energy_tariffs import EnergyTariffRepository, flag_for, holidays_for, tariff_in_force
 from climatrak.ledger.month_close import lock_due_month
 from climatrak.ledger.repository import LedgerRepository
 from climatrak.registry.repository import RegistryRepository
@@ -99,6 +99,7 @@ def _energy(
     tariffs = EnergyTariffRepository(tenant, settings)
     tariff = tariff_in_force(tariffs, day)
     flag = flag_for(tariffs, day[:7])
+    holidays = holidays_for(tariffs, day)
     results: list[AssetEnergy] = []
     for asset_tag, kinds in sorted(by_asset.items()):
         # power readings when the asset has them (they split by time of use); its counters else
@@ -110,6 +111,7 @@ def _energy(
             peak_start=tariff.peak_start if tariff is not None else None,
             peak_end=tariff.peak_end if tariff is not None else None,
             intermediate=_intermediate(tariff),
+            holidays=holidays,
         )
         asset = registry.asset_by_tag(asset_tag)
         result = AssetEnergy(asset_tag, int(asset.id) if asset else None, energy_day, sensors=sensors[asset_tag])

@@ -234,8 +234,8 @@ def _energy_within(segments: Segments, intervals: list[Interval]) -> float:
 
 
 def is_business_day(day: date, holidays: Collection[date] = ()) -> bool:
-    """Peak pricing days: Monday to Friday. National holidays are a hook (`holidays`), not a
-    calendar kept here."""
+    """Peak pricing days: Monday to Friday, except `holidays` (the tenant's holiday calendar:
+    ledger.energy_calendar)."""
     return day.weekday() < 5 and day not in holidays
 
 
