@@ -82,19 +82,7 @@ def post_energy(
     asset = look.asset(asset_id)
     cost_center_id = look.cost_center_of(asset) or ensure_default_cost_center(tenant)
     label = asset.tag if asset is not None else f"#{asset_id}"
-    meta: dict[str, Any] = {
-        "source": SOURCE_ENERGY,
-        "date": day,
-        "asset_tag": asset.tag if asset is not None else None,
-        "kwh_total": energy.kwh_total,
-        "kwh_peak": energy.kwh_peak,
-        "kwh_off_peak": energy.kwh_off_peak,
-        "kwh_intermediate": energy.kwh_intermediate,
-        "tariff_id": tariff.id,
-        "tariff_name": tariff.name,
-        "flag": flag,
-        "breakdown": cost.breakdown,
-    }
+    meta = {"asset_tag": asset.tag if asset is not None else None, **_computation(day, energy, cost, tariff, flag)}
     posting = NewPosting(
         transaction_type=ENERGY,
         category=ENERGY,
@@ -134,20 +122,11 @@ def _revise(
     if number > MAX_REVISIONS:
         logger.warning("energy day revised too often; not revised again", extra={"asset_id": asset_id, "date": day})
         return Posted(first, created=False)
-    meta: dict[str, Any] = {
-        "source": SOURCE_ENERGY,
-        "date": day,
+    meta = {
         "revises": first.id,
         "revision": number,
         "amount_before": str(total),
-        "kwh_total": energy.kwh_total,
-        "kwh_peak": energy.kwh_peak,
-        "kwh_off_peak": energy.kwh_off_peak,
-        "kwh_intermediate": energy.kwh_intermediate,
-        "tariff_id": tariff.id,
-        "tariff_name": tariff.name,
-        "flag": flag,
-        "breakdown": cost.breakdown,
+        **_computation(day, energy, cost, tariff, flag),
     }
     revision = NewPosting(
         transaction_type=ADJUSTMENT,
@@ -162,3 +141,19 @@ def _revise(
         asset_id=asset_id,
     )
     return post(repo, [revision], automatic=True)[0]
+
+
+def _computation(day: str, energy: EnergyDay, cost: EnergyCost, tariff: EnergyTariff, flag: str) -> dict[str, Any]:
+    """What a posting's meta records of the run that computed it."""
+    return {
+        "source": SOURCE_ENERGY,
+        "date": day,
+        "kwh_total": energy.kwh_total,
+        "kwh_peak": energy.kwh_peak,
+        "kwh_off_peak": energy.kwh_off_peak,
+        "kwh_intermediate": energy.kwh_intermediate,
+        "tariff_id": tariff.id,
+        "tariff_name": tariff.name,
+        "flag": flag,
+        "breakdown": cost.breakdown,
+    }
