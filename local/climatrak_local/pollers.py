@@ -4,12 +4,12 @@ invokes a handler in-process, honouring partial batch responses like Lambda does
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from climatrak_local.activity import Activity
+from climatrak_local.background import BackgroundThread
 from climatrak_local.lambda_invoke import REGION, Handler, LambdaContext
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def succeeded_message_ids(message_ids: Sequence[str], response: Any) -> list[str
     return [message_id for message_id in message_ids if message_id not in failed]
 
 
-class SqsPoller:
+class SqsPoller(BackgroundThread):
     """Receives batches from one queue and invokes one handler, like an SQS event source mapping."""
 
     def __init__(
@@ -91,19 +91,10 @@ class SqsPoller:
         self._batch_size = batch_size
         self._window = batching_window_seconds
         self._timeout = function_timeout_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"poller-{name}", daemon=True)
+        super().__init__(f"poller-{name}")
         self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stopping.is_set():

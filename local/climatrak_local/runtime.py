@@ -62,6 +62,7 @@ from climatrak.events.stream import OUTBOX_STREAM_FILTER
 from climatrak_local import stepfunctions, tokens
 from climatrak_local.activity import Activity
 from climatrak_local.apigw import ApiGateway, ApiServer
+from climatrak_local.background import BackgroundThread
 from climatrak_local.lambda_invoke import ACCOUNT_ID, REGION, Handler, HandlerRef, LambdaContext, resolve_handler
 from climatrak_local.moto_dynamodb import serialise_writes
 from climatrak_local.mqtt import MqttBroker, SqsRuleAction
@@ -147,7 +148,7 @@ def schedule_period(spec: ScheduleSpec, override_seconds: float | None) -> float
     return float(override_seconds)
 
 
-class ScheduleTimer:
+class ScheduleTimer(BackgroundThread):
     """An EventBridge rate schedule, emulated: a thread running one schedule every period.
 
     The first run comes one period after start (as after creating a rule). A run that raises is
@@ -158,23 +159,10 @@ class ScheduleTimer:
     def __init__(self, spec: ScheduleSpec, *, period_seconds: float, run: Callable[[ScheduleSpec], Any]) -> None:
         if period_seconds <= 0:
             raise ValueError(f"schedule {spec.name}: period must be > 0")
+        super().__init__(f"schedule-{spec.name}")
         self.spec = spec
         self.period_seconds = period_seconds
         self._run_once = run
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"schedule-{spec.name}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stopping.wait(self.period_seconds):
@@ -200,7 +188,7 @@ def sweep_input(spec: ReportScheduleSpec, due_at: datetime) -> dict[str, str]:
     return spec.input(due_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-class SweepTimer:
+class SweepTimer(BackgroundThread):
     """A report kind's EventBridge Scheduler sweep, emulated: a thread that starts the kind's
     state machine at each sweep boundary with `{"due_at": boundary}`, the input the deployed
     schedule sends. A start that fails is logged; boundaries missed while the machine slept
@@ -217,24 +205,11 @@ class SweepTimer:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         step_seconds: float = STEP_SECONDS,
     ) -> None:
+        super().__init__(f"sweep-{spec.name}")
         self.spec = spec
         self._start_execution = start
         self._clock = clock
         self._step_seconds = step_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"sweep-{spec.name}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     def _run(self) -> None:
         due = next_sweep(self.spec, self._clock())

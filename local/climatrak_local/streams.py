@@ -20,6 +20,7 @@ from typing import Any
 
 from climatrak.events.stream import matches
 from climatrak_local.activity import Activity
+from climatrak_local.background import BackgroundThread
 from climatrak_local.lambda_invoke import ACCOUNT_ID, REGION, Handler, LambdaContext
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def release_iterator(iterator: str) -> None:
         pass
 
 
-class DynamoStreamPoller:
+class DynamoStreamPoller(BackgroundThread):
     """Reads one table's stream and invokes one handler, like a DynamoDB event source mapping
     with a filter, a batch size, ReportBatchItemFailures and a maximum retry count."""
 
@@ -137,9 +138,8 @@ class DynamoStreamPoller:
         self._retries: dict[str, int] = {}  # sequence number → failed deliveries (unsettled records)
         # Sizes of the next batches after a bisection (front first); empty: full batches.
         self._segments: list[int] = []
-        self._stopping = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"stream-poller-{name}", daemon=True)
+        super().__init__(f"stream-poller-{name}")
         self.discarded: list[dict[str, Any]] = []  # what an on-failure destination would receive
         shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
         if len(shards) != 1:
@@ -148,14 +148,8 @@ class DynamoStreamPoller:
         # TRIM_HORIZON: nothing written between provisioning and start is missed.
         self._iterator: str | None = self._new_iterator("TRIM_HORIZON")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
+    def _wake_up(self) -> None:
         self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     # -- idleness ---------------------------------------------------------------------------
 
