@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 
 
-class BackgroundThread:
+class BackgroundThread(ABC):
     """A daemon thread running `_run` until `stop()`. `_run` watches `_stopping`; a loop that
-    sleeps on something else wakes up in `_wake_up`."""
+    also sleeps on another event passes it as `wake`, which `stop()` sets too."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, wake: threading.Event | None = None) -> None:
         self._stopping = threading.Event()
+        self._wake_on_stop = wake
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -18,7 +20,8 @@ class BackgroundThread:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
-        self._wake_up()
+        if self._wake_on_stop is not None:
+            self._wake_on_stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -26,8 +29,6 @@ class BackgroundThread:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def _wake_up(self) -> None:
-        """Interrupt a wait that is not on `_stopping` (nothing to do by default)."""
-
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The loop; it returns once `_stopping` is set."""

@@ -139,7 +139,7 @@ class DynamoStreamPoller(BackgroundThread):
         # Sizes of the next batches after a bisection (front first); empty: full batches.
         self._segments: list[int] = []
         self._wake = threading.Event()
-        super().__init__(f"stream-poller-{name}")
+        super().__init__(f"stream-poller-{name}", wake=self._wake)
         self.discarded: list[dict[str, Any]] = []  # what an on-failure destination would receive
         shards = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
         if len(shards) != 1:
@@ -147,9 +147,6 @@ class DynamoStreamPoller(BackgroundThread):
         self._shard_id: str = shards[0]["ShardId"]
         # TRIM_HORIZON: nothing written between provisioning and start is missed.
         self._iterator: str | None = self._new_iterator("TRIM_HORIZON")
-
-    def _wake_up(self) -> None:
-        self._wake.set()
 
     # -- idleness ---------------------------------------------------------------------------
 
