@@ -25,7 +25,7 @@ from climatrak.cmms.repository import CmmsRepository
 from climatrak.core.config import Settings
 from climatrak.core.timeutil import zone
 from climatrak.ledger.energy_models import EnergyTariff
-from climatrak.ledger.items import LedgerKeyGuard, ensure_default_cost_center
+from climatrak.ledger.items import TransactionItem, ensure_default_cost_center
 from climatrak.ledger.parsing import iso
 from climatrak.ledger.posting_repository import PostingRepository
 from climatrak.ledger.postings import Posted, post
@@ -74,10 +74,6 @@ def post_energy(
     site reads across the assets of a run."""
     day = date.fromisoformat(day).isoformat()
     repo = PostingRepository(tenant, settings)
-    keys = [energy_key(asset_id, day), *(revision_key(asset_id, day, n) for n in range(1, MAX_REVISIONS + 1))]
-    guards = repo.guards(keys)
-    if keys[0] in guards:
-        return _revise(repo, asset_id, day, energy, cost, tariff, flag, keys, guards)
     look = lookup or Lookup(CmmsRepository(tenant, settings))
     asset = look.asset(asset_id)
     cost_center_id = look.cost_center_of(asset) or ensure_default_cost_center(tenant)
@@ -95,7 +91,10 @@ def post_energy(
         idempotency_key=energy_key(asset_id, day),
         asset_id=asset_id,
     )
-    return post(repo, [posting], automatic=True)[0]
+    posted = post(repo, [posting], automatic=True)[0]
+    if posted.created:
+        return posted
+    return _revise(repo, asset_id, day, energy, cost, tariff, flag, posted.transaction)
 
 
 def _revise(
@@ -106,17 +105,16 @@ def _revise(
     cost: EnergyCost,
     tariff: EnergyTariff,
     flag: str,
-    keys: list[str],
-    guards: dict[str, LedgerKeyGuard],
+    first: TransactionItem,
 ) -> Posted:
-    """The day was posted: post the difference between this run's amount and what its postings
-    add up to, if any, as the next revision."""
-    posted = repo.by_guards([guards[key] for key in keys if key in guards])
-    first = posted[guards[keys[0]].transaction_id]
-    total = sum((Decimal(item.amount) for item in posted.values()), Decimal("0.00"))
+    """The day was posted before (`first`): post the difference between this run's amount and
+    what its postings add up to, if any, as the next revision."""
+    keys = [revision_key(asset_id, day, number) for number in range(1, MAX_REVISIONS + 1)]
+    guards = repo.guards(keys)
+    revisions = repo.by_guards(list(guards.values())).values()
+    total = sum((Decimal(item.amount) for item in revisions), Decimal(first.amount))
     difference = cost.amount - total
-    revisions = [number for number, key in enumerate(keys) if number and key in guards]
-    number = max(revisions, default=0) + 1
+    number = len(guards) + 1  # revisions are numbered without gaps
     if difference == 0:
         return Posted(first, created=False)
     if number > MAX_REVISIONS:
@@ -137,7 +135,7 @@ def _revise(
         currency=tariff.currency,
         description=f"Energia — revisão {number} — {energy.kwh_total} kWh — {day}",
         meta=meta,
-        idempotency_key=keys[number],
+        idempotency_key=revision_key(asset_id, day, number),
         asset_id=asset_id,
     )
     return post(repo, [revision], automatic=True)[0]
