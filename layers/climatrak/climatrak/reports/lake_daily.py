@@ -66,6 +66,7 @@ GROUP_COLUMNS = ("asset_tag", "sensor_id", "device_id", "metric_type", "unit")
 COMPACTED_DICTIONARY = [*STRING_COLUMNS, "site_id"]
 # Row groups hold 1 Mi rows in sort order: only the sort columns' min/max can ever skip one, and
 # the others' statistics would cost a third of the encoding.
+COMPACTED_STATISTICS = list(SORT_COLUMNS)
 # The writer works (and updates min/max statistics) in batches of this many rows: the default
 # 1,024 makes statistics of dictionary columns cost as much as zstd does.
 WRITE_BATCH_ROWS = 16_384
@@ -346,7 +347,7 @@ def store_compacted(objects: LakeObjects, tenant: str, day: str, loaded: LoadedD
         return CompactionResult(table.num_rows, loaded.raw_objects, key, True, table)
     # Beyond the limit nothing is recorded (a rerun then reads every raw object again).
     merged = {MERGED_METADATA_KEY: ",".join(loaded.merged)} if len(loaded.merged) <= MERGED_NAMES_LIMIT else {}
-    body = _parquet(table, SORT_COLUMNS, COMPACTED_DICTIONARY, list(SORT_COLUMNS), merged)
+    body = _parquet(table, SORT_COLUMNS, COMPACTED_DICTIONARY, COMPACTED_STATISTICS, merged)
     unchanged = body == loaded.previous
     if not unchanged:
         objects.write(key, body, PARQUET_CONTENT_TYPE)
