@@ -230,6 +230,18 @@ def test_a_reading_sent_again_after_its_device_moved_asset_is_still_one_reading(
     assert len(moved) == 1 and moved[0]["asset_tag"] == "AST-4"
 
 
+@pytest.mark.parametrize("earlier_readings", [0, 50])
+def test_a_device_that_moved_asset_keeps_one_reading_per_instant(earlier_readings: int) -> None:
+    # a day with fewer rows than (asset, sensor, device) combinations checks the devices' assets
+    # another way than a day with more: both must see the move
+    earlier = [reading("dev-x", "temp", START + n * MINUTE, 1.0) for n in range(earlier_readings)]
+    first = reading("dev-x", "temp", START + 100 * MINUTE, 2.0, asset="AST-1", received=START + 100 * MINUTE + 5)
+    again = {**first, "value": 3.0, "asset_tag": "AST-2", "received_at": first["received_at"] + 1}
+    compacted = as_rows(compact_tables([as_table([*earlier, again]), as_table([first])]))
+    assert [(row["asset_tag"], row["value"]) for row in compacted if row["ts"] == first["ts"]] == [("AST-2", 3.0)]
+    assert len(compacted) == earlier_readings + 1
+
+
 def test_compaction_does_not_depend_on_how_the_rows_were_split_or_ordered() -> None:
     rows = generated_rows()
     first = compact_tables(split(rows, 3, seed=1))

@@ -73,7 +73,8 @@ class Coded:
 
     def to_arrow(self) -> pa.DictionaryArray:
         nulls = self.codes == self.null_code if self.null_count else None
-        return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32(), mask=nulls), self.values)
+        # safe=False: the codes index `values` by construction (the check is a pass over every row)
+        return pa.DictionaryArray.from_arrays(pa.array(self.codes, pa.int32(), mask=nulls), self.values, safe=False)
 
     def strings(self, rows: np.ndarray) -> pa.Array:
         """Plain strings of `rows` (a few: labels of groups)."""
@@ -110,11 +111,11 @@ def code_strings(column: pa.ChunkedArray) -> Coded:
 
 def int64s(column: pa.ChunkedArray) -> np.ndarray:
     """A non-null integer or timestamp column as int64 (timestamps in their unit, here ms)."""
-    if column.num_chunks == 0:
+    if len(column) == 0:
         return np.zeros(0, np.int64)
-    return np.concatenate(
-        [chunk.cast(pa.int64()).to_numpy() for chunk in column.chunks], out=empty(len(column), np.int64)
-    )
+    # one cast of the whole column (a view of timestamps), not one per chunk
+    chunks = column.cast(pa.int64()).chunks
+    return np.concatenate([chunk.to_numpy() for chunk in chunks], out=empty(len(column), np.int64))
 
 
 def float64s(column: pa.ChunkedArray) -> np.ndarray:
