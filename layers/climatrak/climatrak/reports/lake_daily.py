@@ -254,17 +254,19 @@ def _compact(tables: list[pa.Table]) -> Compacted:
         return Compacted.empty()
     table = pa.concat_tables(inputs)  # zero-copy: the columns hold the inputs' chunks
     del inputs
-    columns = {name: table.column(name) for name in RAW_SCHEMA.names}
+    source = {name: table.column(name) for name in RAW_SCHEMA.names}
     del table
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         # the sort's string columns first; the other columns are prepared beside the sort
-        coding = {name: pool.submit(code_strings, columns.pop(name)) for name in SORT_STRINGS}
-        coding |= {name: pool.submit(code_strings, columns.pop(name)) for name in STRING_COLUMNS if name not in coding}
-        value = pool.submit(float64s, columns.pop("value"))
-        site = pool.submit(int64s, columns.pop("site_id"))
-        ts = int64s(columns.pop("ts"))
-        received = int64s(columns.pop("received_at"))
-        rows = _latest_per_reading(*(coding[name].result() for name in SORT_STRINGS), ts, received)
+        coding = {name: pool.submit(code_strings, source.pop(name)) for name in SORT_STRINGS}
+        coding |= {name: pool.submit(code_strings, source.pop(name)) for name in STRING_COLUMNS if name not in coding}
+        value = pool.submit(float64s, source.pop("value"))
+        site = pool.submit(int64s, source.pop("site_id"))
+        ts = int64s(source.pop("ts"))
+        received = int64s(source.pop("received_at"))
+        asset, sensor, device = (coding[name].result() for name in SORT_STRINGS)
+        rows = _latest_per_reading(asset, sensor, device, ts, received)
+        del asset, sensor, device
         coded = {name: coding.pop(name).result() for name in STRING_COLUMNS}
         numbers = {"ts": ts, "received_at": received, "value": value.result(), "site_id": site.result()}
         del ts, received, value, site

@@ -86,7 +86,7 @@ class LocalObjects:
         # walk only the prefix's deepest directory, not the whole bucket (os.walk: pathlib's rglob
         # costs more than the reads of a day's small objects)
         directory = prefix.rpartition("/")[0]
-        keys = []
+        keys: list[str] = []
         for folder, _, files in os.walk(self._root / directory):
             relative = Path(folder).relative_to(self._root).as_posix().removeprefix(".")
             keys.extend(key for name in files if (key := f"{relative}/{name}".lstrip("/")).startswith(prefix))
