@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from climatrak.core.errors import DomainError
+from climatrak.reports import lake_daily
 from climatrak.reports.lake_daily import (
     AGGREGATES_SCHEMA,
     compact_day,
@@ -285,6 +286,32 @@ def test_compact_day_on_a_local_directory_writes_the_same_pages_however_ingest_s
     assert bodies[0] == bodies[1]
     written = pq.read_table(tmp_path / "run-0" / "lake" / daily_key("acme", DAY))
     assert written.schema.equals(RAW_SCHEMA)
+
+
+def test_the_compacted_file_encoded_row_group_by_row_group_is_the_whole_table_encoded_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lake_daily, "ROW_GROUP_ROWS", 1_000)  # a small day still has several row groups
+    rows = generated_rows()
+    for index, table in enumerate(split(rows, 4, seed=6)):
+        path = tmp_path / "lake" / raw_key("acme", DAY, f"{index:04d}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+    result = compact_day(tmp_path, "lake", "acme", DAY)
+    assert result.table is not None and result.written_key is not None
+    body = (tmp_path / "lake" / result.written_key).read_bytes()
+    metadata = pq.read_metadata(pa.BufferReader(body))
+    assert metadata.num_row_groups == -(-result.rows // 1_000) > 2
+    recorded = metadata.metadata[lake_daily.MERGED_METADATA_KEY].decode()
+    at_once = lake_daily._parquet(
+        result.table,
+        lake_daily.SORT_COLUMNS,
+        lake_daily.COMPACTED_DICTIONARY,
+        lake_daily.COMPACTED_STATISTICS,
+        {lake_daily.MERGED_METADATA_KEY: recorded},
+    )
+    assert body == at_once
+    assert as_rows(pq.read_table(pa.BufferReader(body))) == expected_compacted(rows)
 
 
 def test_a_rerun_reads_only_the_raw_objects_that_arrived_since(tmp_path: Path) -> None:

@@ -12,6 +12,9 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+
+# pa.array(ndarray) imports numpy.ma on first use: at import (the Lambda's init), not in a job
+import numpy.ma
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -59,18 +62,6 @@ class Coded:
         position: int = pc.index(self.values, value).as_py()
         return position if position >= 0 else None
 
-    def take(self, rows: np.ndarray) -> Coded:
-        """The column's `rows`, keeping only the strings they use: the same rows give the same
-        codes and values whatever dictionaries the input came with (stable output bytes)."""
-        codes = take(self.codes, rows)
-        counts = np.bincount(codes, minlength=self.radix)
-        used = counts[: self.null_code] > 0
-        if used.all():
-            return Coded(codes, self.values, int(counts[self.null_code]))
-        remap = np.cumsum(np.append(used, True), dtype=np.int32) - 1  # the null code follows too
-        np.take(remap, codes, out=codes)
-        return Coded(codes, self.values.filter(pa.array(used)), int(counts[self.null_code]))
-
     def to_arrow(self) -> pa.DictionaryArray:
         nulls = self.codes == self.null_code if self.null_count else None
         # safe=False: the codes index `values` by construction (the check is a pass over every row)
@@ -82,6 +73,35 @@ class Coded:
         nulls = codes == self.null_code
         indices = pa.array(np.where(nulls, 0, codes), pa.int32(), mask=nulls if nulls.any() else None)
         return self.values.take(indices) if len(self.values) else pa.nulls(len(codes), pa.string())
+
+
+@dataclass(frozen=True, slots=True)
+class Recoding:
+    """A `Coded` column narrowed to the strings some of its rows use: the same rows then give the
+    same codes and values whatever dictionaries the input came with (stable output bytes)."""
+
+    remap: np.ndarray | None  # the column's code -> the narrowed code; None when all are used
+    values: pa.Array
+    null_count: int
+
+    @classmethod
+    def of(cls, column: Coded, counts: np.ndarray) -> Recoding:
+        """`counts`: how many of the rows hold each code (bincount, `column.radix` long)."""
+        used = counts[: column.null_code] > 0
+        null_count = int(counts[column.null_code])
+        if used.all():
+            return cls(None, column.values, null_count)
+        remap = np.cumsum(np.append(used, True), dtype=np.int32) - 1  # the null code follows too
+        return cls(remap, column.values.filter(pa.array(used)), null_count)
+
+    def take(self, column: Coded, rows: np.ndarray, out: np.ndarray) -> None:
+        """The narrowed codes of `rows` into `out`."""
+        np.take(column.codes, rows, out=out)
+        if self.remap is not None:
+            np.take(self.remap, out, out=out)
+
+    def coded(self, codes: np.ndarray) -> Coded:
+        return Coded(codes, self.values, self.null_count)
 
 
 def code_strings(column: pa.ChunkedArray) -> Coded:

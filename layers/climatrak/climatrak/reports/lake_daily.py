@@ -24,8 +24,9 @@ arrived since.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from climatrak.core.timeutil import to_ms, zone
 from climatrak.reports.lake_columns import (
     WORKERS,
     Coded,
+    Recoding,
     code_strings,
     combine,
     empty,
@@ -60,6 +62,7 @@ STRING_COLUMNS = ("device_id", "sensor_id", "unit", "metric_type", "asset_tag", 
 NUMBER_COLUMNS = ("ts", "value", "site_id", "received_at")
 SORT_STRINGS = ("asset_tag", "sensor_id", "device_id")
 SORT_COLUMNS = (*SORT_STRINGS, "ts")
+OTHER_STRINGS = tuple(name for name in STRING_COLUMNS if name not in SORT_STRINGS)
 # the aggregates' group, in the order the output is sorted
 GROUP_COLUMNS = ("asset_tag", "sensor_id", "device_id", "metric_type", "unit")
 # Dictionary pages for the strings and the site; readings are all distinct floats, and sorted
@@ -164,22 +167,69 @@ def _parquet(
     metadata: dict[bytes, str] | None = None,
 ) -> bytes:
     sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(
+    with _parquet_writer(sink, table.schema, sort_columns, dictionary, statistics) as writer:
+        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        if metadata:
+            writer.add_key_value_metadata(metadata)
+    return bytes(sink.getvalue())
+
+
+def _parquet_writer(
+    sink: pa.NativeFile,
+    schema: pa.Schema,
+    sort_columns: Sequence[str],
+    dictionary: bool | list[str],
+    statistics: bool | list[str],
+) -> pq.ParquetWriter:
+    return pq.ParquetWriter(
         sink,
-        table.schema,
+        schema,
         compression="zstd",
         write_batch_size=WRITE_BATCH_ROWS,
         use_dictionary=dictionary,
         write_statistics=statistics,
         store_schema=False,
-        sorting_columns=[
-            pq.SortingColumn(table.schema.get_field_index(name), nulls_first=False) for name in sort_columns
-        ],
-    ) as writer:
-        writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-        if metadata:
-            writer.add_key_value_metadata(metadata)
-    return bytes(sink.getvalue())
+        sorting_columns=[pq.SortingColumn(schema.get_field_index(name), nulls_first=False) for name in sort_columns],
+    )
+
+
+class _CompactedEncoder:
+    """Encodes the compacted file on a thread of its own, row group by row group as the
+    compaction hands them over: the encoding runs beside the taking of the next row groups and
+    the aggregates, not after them. The bytes are those `_parquet` gives for the whole table."""
+
+    def __init__(self, metadata: dict[bytes, str]) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1)
+        self._sink = pa.BufferOutputStream()
+        self._metadata = metadata
+        self._writer: pq.ParquetWriter | None = None
+        self._written: Future[None] | None = None
+
+    def put(self, row_group: pa.Table) -> None:
+        self._written = self._thread.submit(self._write, row_group)
+
+    def _write(self, row_group: pa.Table) -> None:
+        if self._writer is None:
+            self._writer = _parquet_writer(
+                self._sink, row_group.schema, SORT_COLUMNS, COMPACTED_DICTIONARY, COMPACTED_STATISTICS
+            )
+        self._writer.write_table(row_group, row_group_size=ROW_GROUP_ROWS)
+
+    def finish(self) -> Future[bytes]:
+        """The file's bytes once every row group put so far is written (the thread then ends)."""
+        encoded = self._thread.submit(self._close)
+        self._thread.shutdown(wait=False)
+        return encoded
+
+    def _close(self) -> bytes:
+        if self._written is not None:
+            self._written.result()  # a failed row group fails the file
+        if self._writer is None:
+            return b""
+        if self._metadata:
+            self._writer.add_key_value_metadata(self._metadata)
+        self._writer.close()
+        return bytes(self._sink.getvalue())
 
 
 # ---- compaction ---------------------------------------------------------------------------------
@@ -218,6 +268,7 @@ class LoadedDay:
     previous: bytes | None  # the compacted object as it was
     merged: tuple[str, ...] = ()  # names of the raw objects the compacted table holds, sorted
     raw_objects_read: int = 0
+    encoded: Future[bytes] | None = field(default=None, repr=False, compare=False)  # the file to store
 
     @property
     def table(self) -> pa.Table:
@@ -240,10 +291,9 @@ def compact_tables(tables: Sequence[pa.Table]) -> pa.Table:
     return _compact(list(tables)).table
 
 
-def _compact(tables: list[pa.Table]) -> Compacted:
-    """`compact_tables`, emptying `tables`: the inputs are released column by column as they are
-    converted, so the sort's and the output's arrays reuse their memory (fresh pages are the
-    job's largest cost after the sort itself)."""
+def _compact(tables: list[pa.Table], encoder: _CompactedEncoder | None = None) -> Compacted:
+    """`compact_tables`, emptying `tables` (their columns are released once converted). The
+    output is taken row group by row group, each handed to `encoder` as soon as it is whole."""
     inputs = [
         table if table.schema.equals(COMPACTED_SCHEMA) else table.select(RAW_SCHEMA.names).cast(COMPACTED_SCHEMA)
         for table in tables
@@ -257,45 +307,84 @@ def _compact(tables: list[pa.Table]) -> Compacted:
     source = {name: table.column(name) for name in RAW_SCHEMA.names}
     del table
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        # the sort's string columns first; the other columns are prepared beside the sort
-        coding = {name: pool.submit(code_strings, source.pop(name)) for name in SORT_STRINGS}
-        coding |= {name: pool.submit(code_strings, source.pop(name)) for name in STRING_COLUMNS if name not in coding}
+        # the sort's string columns first; the others, and every string's count, beside the sort
+        coding = {name: pool.submit(code_strings, source.pop(name)) for name in (*SORT_STRINGS, *OTHER_STRINGS)}
+        counting = {name: pool.submit(_counts, future) for name, future in coding.items()}
         value = pool.submit(float64s, source.pop("value"))
         site = pool.submit(int64s, source.pop("site_id"))
         ts = int64s(source.pop("ts"))
         received = int64s(source.pop("received_at"))
         asset, sensor, device = (coding[name].result() for name in SORT_STRINGS)
-        rows = _latest_per_reading(asset, sensor, device, ts, received)
+        rows, dropped = _latest_per_reading(asset, sensor, device, ts, received)
         del asset, sensor, device
-        coded = {name: coding.pop(name).result() for name in STRING_COLUMNS}
+        strings = {name: coding.pop(name).result() for name in STRING_COLUMNS}
+        # the kept rows' strings: every row's counts less the dropped copies'
+        recodings = {
+            name: Recoding.of(column, counting.pop(name).result() - _code_counts(column, dropped))
+            for name, column in strings.items()
+        }
         numbers = {"ts": ts, "received_at": received, "value": value.result(), "site_id": site.result()}
         del ts, received, value, site
-        # every column is freed once taken: the outputs that follow reuse its memory
-        kept = dict(zip(STRING_COLUMNS, pool.map(lambda name: coded.pop(name).take(rows), STRING_COLUMNS), strict=True))
-        taken = dict(
-            zip(NUMBER_COLUMNS, pool.map(lambda name: take(numbers.pop(name), rows), NUMBER_COLUMNS), strict=True)
-        )
+        kept = {name: empty(len(rows), np.int32) for name in STRING_COLUMNS}
+        taken = {name: empty(len(rows), numbers[name].dtype) for name in NUMBER_COLUMNS}
+
+        def take_part(name: str, part: slice) -> None:
+            if name in strings:
+                recodings[name].take(strings[name], rows[part], kept[name][part])
+            else:
+                np.take(numbers[name], rows[part], out=taken[name][part])
+
+        for start in range(0, len(rows), ROW_GROUP_ROWS):
+            part = slice(start, start + ROW_GROUP_ROWS)
+            for _ in pool.map(take_part, RAW_SCHEMA.names, itertools.repeat(part)):
+                pass
+            if encoder is not None:
+                encoder.put(
+                    _compacted_table(
+                        {name: codes[part] for name, codes in kept.items()},
+                        {name: array[part] for name, array in taken.items()},
+                        recodings,
+                    )
+                )
+    coded = {name: recodings[name].coded(codes) for name, codes in kept.items()}
+    return Compacted(_compacted_table(kept, taken, recodings), coded, taken["ts"], taken["value"])
+
+
+def _counts(coding: Future[Coded]) -> np.ndarray:
+    return _code_counts(coding.result())
+
+
+def _code_counts(column: Coded, rows: np.ndarray | None = None) -> np.ndarray:
+    """How many of `rows` (all when None) hold each code."""
+    return np.bincount(column.codes if rows is None else column.codes[rows], minlength=column.radix)
+
+
+def _compacted_table(
+    codes: dict[str, np.ndarray], numbers: dict[str, np.ndarray], recodings: dict[str, Recoding]
+) -> pa.Table:
     columns = [
-        kept[name].to_arrow()
-        if name in kept
-        else pa.array(taken[name]).view(_TIMESTAMP)
+        recodings[name].coded(codes[name]).to_arrow()
+        if name in codes
+        else pa.array(numbers[name]).view(_TIMESTAMP)
         if name in ("ts", "received_at")
-        else pa.array(taken[name])
+        else pa.array(numbers[name])
         for name in RAW_SCHEMA.names
     ]
-    return Compacted(pa.Table.from_arrays(columns, schema=COMPACTED_SCHEMA), kept, taken["ts"], taken["value"])
+    return pa.Table.from_arrays(columns, schema=COMPACTED_SCHEMA)
 
 
-def _latest_per_reading(asset: Coded, sensor: Coded, device: Coded, ts: np.ndarray, received: np.ndarray) -> np.ndarray:
-    """Row indices in output order, one per (device, sensor, ts)."""
+def _latest_per_reading(
+    asset: Coded, sensor: Coded, device: Coded, ts: np.ndarray, received: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices in output order, one per (device, sensor, ts); and the rows left out."""
     output_key = combine(asset, sensor, device)
     # A device reports for one asset all day (almost always): then duplicates are neighbours in
     # the output order and one sort does both jobs.
     if _one_asset_per_device(output_key, asset, sensor, device):
         return _latest(output_key, ts, received)
     # a device moved between assets during the day: deduplicate first, then sort for output
-    kept = _latest(combine(sensor, device), ts, received)
-    return np.take(kept, order_by(np.take(output_key, kept), np.take(ts, kept)))
+    kept, dropped = _latest(combine(sensor, device), ts, received)
+    return np.take(kept, order_by(np.take(output_key, kept), np.take(ts, kept))), dropped
 
 
 def _one_asset_per_device(output_key: np.ndarray, asset: Coded, sensor: Coded, device: Coded) -> bool:
@@ -312,9 +401,10 @@ def _one_asset_per_device(output_key: np.ndarray, asset: Coded, sensor: Coded, d
     return bool((devices[1:] != devices[:-1]).all())
 
 
-def _latest(primary: np.ndarray, ts: np.ndarray, received: np.ndarray) -> np.ndarray:
+def _latest(primary: np.ndarray, ts: np.ndarray, received: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows in (primary, ts) order, one per distinct (primary, ts): the latest `received`, the
-    first in input order among equals. `primary` is overwritten (it becomes the sort key)."""
+    first in input order among equals; and the rows left out. `primary` is overwritten (it
+    becomes the sort key)."""
     order, key = sorted_by(primary, ts, overwrite=True)
     key = take(key, order)
     # Memory touched for the first time is what costs most here: one mask, no index arrays.
@@ -323,7 +413,7 @@ def _latest(primary: np.ndarray, ts: np.ndarray, received: np.ndarray) -> np.nda
     np.equal(key[1:], key[:-1], out=repeat[1:])
     del key
     if not repeat.any():
-        return order
+        return order, np.zeros(0, np.int64)
     # The runs of copies only: each one's latest arrival, then its first row holding it.
     repeats = np.flatnonzero(repeat)
     members = _merged_ascending(repeats - 1, repeats)  # positions (in sorted order) of every copy
@@ -336,7 +426,8 @@ def _latest(primary: np.ndarray, ts: np.ndarray, received: np.ndarray) -> np.nda
     keep = np.logical_not(repeat, out=repeat)
     keep[members] = False
     keep[members[candidates[first]]] = True
-    return np.compress(keep, order, out=empty(int(np.count_nonzero(keep)), order.dtype))
+    dropped = np.take(order, members[~keep[members]])
+    return np.compress(keep, order, out=empty(int(np.count_nonzero(keep)), order.dtype)), dropped
 
 
 def _merged_ascending(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -368,7 +459,13 @@ def load_day(objects: LakeObjects, tenant: str, day: str) -> LoadedDay:
     if previous is not None:
         tables.insert(0, _read_parquet(previous))
     names = tuple(sorted(merged.union(name.removeprefix(prefix) for name in raw_keys)))
-    return LoadedDay(_compact(tables), len(raw_keys), previous, names, len(fresh))
+    if previous is not None and not fresh:
+        # nothing arrived since: the compacted object holds these rows already, nothing to encode
+        return LoadedDay(_compact(tables), len(raw_keys), previous, names, 0)
+    # Beyond the limit nothing is recorded (a rerun then reads every raw object again).
+    encoder = _CompactedEncoder({MERGED_METADATA_KEY: ",".join(names)} if len(names) <= MERGED_NAMES_LIMIT else {})
+    compacted = _compact(tables, encoder)
+    return LoadedDay(compacted, len(raw_keys), previous, names, len(fresh), encoder.finish())
 
 
 def _merged_names(compacted: bytes) -> frozenset[str]:
@@ -381,12 +478,10 @@ def store_compacted(objects: LakeObjects, tenant: str, day: str, loaded: LoadedD
     if table.num_rows == 0:
         return CompactionResult(0, loaded.raw_objects, None, table=table, raw_objects_read=loaded.raw_objects_read)
     key = daily_key(tenant, day)
-    if loaded.previous is not None and loaded.raw_objects_read == 0:
+    if loaded.encoded is None:
         # nothing arrived since: the table is the compacted object's own rows, already stored
         return CompactionResult(table.num_rows, loaded.raw_objects, key, True, table)
-    # Beyond the limit nothing is recorded (a rerun then reads every raw object again).
-    merged = {MERGED_METADATA_KEY: ",".join(loaded.merged)} if len(loaded.merged) <= MERGED_NAMES_LIMIT else {}
-    body = _parquet(table, SORT_COLUMNS, COMPACTED_DICTIONARY, COMPACTED_STATISTICS, merged)
+    body = loaded.encoded.result()
     unchanged = body == loaded.previous
     if not unchanged:
         objects.write(key, body, PARQUET_CONTENT_TYPE)
