@@ -8,6 +8,7 @@ codes cost one small sort of the distinct strings plus one lookup per row.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -146,6 +147,20 @@ def float64s(column: pa.ChunkedArray) -> np.ndarray:
     )
 
 
+def is_mixed_radix(*columns: Coded) -> bool:
+    """Whether `combine(*columns)` is the mixed-radix number of the codes (not a dense rank)."""
+    return math.prod(column.radix for column in columns) < _KEY_LIMIT
+
+
+def split_mixed_radix(keys: np.ndarray, *columns: Coded) -> list[np.ndarray]:
+    """The columns' codes (int32) of mixed-radix `keys` of `combine(*columns)`."""
+    codes = []
+    for column in reversed(columns):
+        keys, code = np.divmod(keys, column.radix)
+        codes.append(code.astype(np.int32))
+    return codes[::-1]
+
+
 def combine(*columns: Coded) -> np.ndarray:
     """One int64 per row, ordering the rows as the tuple of the columns' strings would.
 
@@ -169,12 +184,15 @@ def order_by(primary: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return sorted_by(primary, ts)[0]
 
 
-def sorted_by(primary: np.ndarray, ts: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def sorted_by(
+    primary: np.ndarray, ts: np.ndarray, overwrite: bool = False
+) -> tuple[np.ndarray, np.ndarray, int | None]:
     """`order_by`, and one int64 per row (input order) that orders the rows as (primary, ts) do
-    and is equal exactly where both are. With `overwrite`, an int64 `primary` becomes that key
-    (no new array)."""
+    and is equal exactly where both are, and its `span`: when not None, the key is
+    `primary * span + ts - min(ts)` (else it is a dense rank). With `overwrite`, an int64
+    `primary` becomes that key (no new array)."""
     if len(primary) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), 1
     first = int(ts.min())
     span = int(ts.max()) - first + 1
     if (int(primary.max()) + 1) * span < _KEY_LIMIT:
@@ -185,9 +203,9 @@ def sorted_by(primary: np.ndarray, ts: np.ndarray, overwrite: bool = False) -> t
             key = np.multiply(primary, span, out=empty(len(primary), np.int64))
         key += ts
         key -= first
-        return np.argsort(key, kind="stable"), key
+        return np.argsort(key, kind="stable"), key, span
     order = np.lexsort((ts, primary))
-    return order, _dense_rank(primary, ts, order)
+    return order, _dense_rank(primary, ts, order), None
 
 
 def _dense_rank(primary: np.ndarray, ts: np.ndarray, order: np.ndarray) -> np.ndarray:

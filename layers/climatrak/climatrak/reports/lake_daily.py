@@ -46,9 +46,11 @@ from climatrak.reports.lake_columns import (
     empty,
     float64s,
     int64s,
+    is_mixed_radix,
     is_ordered,
     order_by,
     sorted_by,
+    split_mixed_radix,
     take,
 )
 from climatrak.reports.lake_objects import LakeObjects, lake_objects, read_each
@@ -315,18 +317,23 @@ def _compact(tables: list[pa.Table], encoder: _CompactedEncoder | None = None) -
         ts = int64s(source.pop("ts"))
         received = int64s(source.pop("received_at"))
         asset, sensor, device = (coding[name].result() for name in SORT_STRINGS)
-        rows, dropped = _latest_per_reading(asset, sensor, device, ts, received)
-        del asset, sensor, device
+        latest = _latest_per_reading(asset, sensor, device, ts, received)
+        rows = latest.rows
         strings = {name: coding.pop(name).result() for name in STRING_COLUMNS}
         # the kept rows' strings: every row's counts less the dropped copies'
         recodings = {
-            name: Recoding.of(column, counting.pop(name).result() - _code_counts(column, dropped))
+            name: Recoding.of(column, counting.pop(name).result() - _code_counts(column, latest.dropped))
             for name, column in strings.items()
         }
+        # the sort columns as the sort left them: runs of equal codes and the key's ts
+        kept = _sort_strings_of(latest, asset, sensor, device, recodings)
+        taken = {} if latest.ts is None else {"ts": latest.ts}
+        del asset, sensor, device
         numbers = {"ts": ts, "received_at": received, "value": value.result(), "site_id": site.result()}
         del ts, received, value, site
-        kept = {name: empty(len(rows), np.int32) for name in STRING_COLUMNS}
-        taken = {name: empty(len(rows), numbers[name].dtype) for name in NUMBER_COLUMNS}
+        gathered = [name for name in RAW_SCHEMA.names if name not in kept and name not in taken]
+        kept |= {name: empty(len(rows), np.int32) for name in gathered if name in strings}
+        taken |= {name: empty(len(rows), numbers[name].dtype) for name in gathered if name in numbers}
 
         def take_part(name: str, part: slice) -> None:
             if name in strings:
@@ -336,7 +343,7 @@ def _compact(tables: list[pa.Table], encoder: _CompactedEncoder | None = None) -
 
         for start in range(0, len(rows), ROW_GROUP_ROWS):
             part = slice(start, start + ROW_GROUP_ROWS)
-            for _ in pool.map(take_part, RAW_SCHEMA.names, itertools.repeat(part)):
+            for _ in pool.map(take_part, gathered, itertools.repeat(part)):
                 pass
             if encoder is not None:
                 encoder.put(
@@ -348,6 +355,21 @@ def _compact(tables: list[pa.Table], encoder: _CompactedEncoder | None = None) -
                 )
     coded = {name: recodings[name].coded(codes) for name, codes in kept.items()}
     return Compacted(_compacted_table(kept, taken, recodings), coded, taken["ts"], taken["value"])
+
+
+def _sort_strings_of(
+    latest: _Latest, asset: Coded, sensor: Coded, device: Coded, recodings: dict[str, Recoding]
+) -> dict[str, np.ndarray]:
+    """The kept rows' asset, sensor and device codes from the sort's runs (empty when the sort
+    key does not hold them)."""
+    if latest.run_primaries is None or latest.run_lengths is None or not is_mixed_radix(asset, sensor, device):
+        return {}
+    runs = split_mixed_radix(latest.run_primaries, asset, sensor, device)
+    codes = {}
+    for name, run_codes in zip(SORT_STRINGS, runs, strict=True):
+        remap = recodings[name].remap
+        codes[name] = np.repeat(run_codes if remap is None else remap[run_codes], latest.run_lengths)
+    return codes
 
 
 def _counts(coding: Future[Coded]) -> np.ndarray:
@@ -373,47 +395,56 @@ def _compacted_table(
     return pa.Table.from_arrays(columns, schema=COMPACTED_SCHEMA)
 
 
-def _latest_per_reading(
-    asset: Coded, sensor: Coded, device: Coded, ts: np.ndarray, received: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices in output order, one per (device, sensor, ts); and the rows left out."""
-    output_key = combine(asset, sensor, device)
+@dataclass(frozen=True)
+class _Latest:
+    """The rows a compaction keeps, in output order, and what the sort tells about them."""
+
+    rows: np.ndarray  # input rows in (primary, ts) order, one per distinct (primary, ts)
+    dropped: np.ndarray  # the input rows left out (older copies)
+    # When the sort key was primary * span + ts: the runs of equal primary in `rows` (each run's
+    # primary and length) and the rows' ts, read off the sorted key (no gather of the columns)
+    run_primaries: np.ndarray | None = None
+    run_lengths: np.ndarray | None = None
+    ts: np.ndarray | None = None
+
+
+def _latest_per_reading(asset: Coded, sensor: Coded, device: Coded, ts: np.ndarray, received: np.ndarray) -> _Latest:
+    """One row per (device, sensor, ts), in output order (asset, sensor, device, ts)."""
     # A device reports for one asset all day (almost always): then duplicates are neighbours in
     # the output order and one sort does both jobs.
-    if _one_asset_per_device(output_key, asset, sensor, device):
-        return _latest(output_key, ts, received)
+    latest = _latest(combine(asset, sensor, device), ts, received)
+    if _one_asset_per_device(latest, asset, sensor, device):
+        return latest
     # a device moved between assets during the day: deduplicate first, then sort for output
-    kept, dropped = _latest(combine(sensor, device), ts, received)
-    return np.take(kept, order_by(np.take(output_key, kept), np.take(ts, kept))), dropped
+    deduplicated = _latest(combine(sensor, device), ts, received)
+    kept = deduplicated.rows
+    output_key = combine(asset, sensor, device)
+    return _Latest(np.take(kept, order_by(np.take(output_key, kept), np.take(ts, kept))), deduplicated.dropped)
 
 
-def _one_asset_per_device(output_key: np.ndarray, asset: Coded, sensor: Coded, device: Coded) -> bool:
-    sensor_device = sensor.radix * device.radix
-    if asset.radix * sensor_device <= len(output_key):
-        # the key is the mixed-radix number (asset, sensor, device): the day's few distinct
-        # keys say which assets each device reported for (no pass over a second array)
-        groups = np.flatnonzero(np.bincount(output_key, minlength=asset.radix * sensor_device))
-        pairs = np.sort((groups % device.radix) * asset.radix + groups // sensor_device)
+def _one_asset_per_device(latest: _Latest, asset: Coded, sensor: Coded, device: Coded) -> bool:
+    if latest.run_primaries is not None and is_mixed_radix(asset, sensor, device):
+        # the runs' primaries are the day's distinct (asset, sensor, device)
+        assets, _, devices = split_mixed_radix(latest.run_primaries, asset, sensor, device)
+        pairs = np.sort(devices.astype(np.int64) * asset.radix + assets)
         pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])] if len(pairs) else pairs
     else:
         pairs = np.flatnonzero(np.bincount(combine(device, asset), minlength=device.radix * asset.radix))
-    devices = pairs // asset.radix  # ascending, once per (device, asset)
-    return bool((devices[1:] != devices[:-1]).all())
+    owners = pairs // asset.radix  # ascending, once per (device, asset)
+    return bool((owners[1:] != owners[:-1]).all())
 
 
-def _latest(primary: np.ndarray, ts: np.ndarray, received: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _latest(primary: np.ndarray, ts: np.ndarray, received: np.ndarray) -> _Latest:
     """Rows in (primary, ts) order, one per distinct (primary, ts): the latest `received`, the
-    first in input order among equals; and the rows left out. `primary` is overwritten (it
-    becomes the sort key)."""
-    order, key = sorted_by(primary, ts, overwrite=True)
+    first in input order among equals. `primary` is overwritten (it becomes the sort key)."""
+    order, key, span = sorted_by(primary, ts, overwrite=True)
     key = take(key, order)
     # Memory touched for the first time is what costs most here: one mask, no index arrays.
     repeat = empty(len(order), bool)
     repeat[:1] = False
     np.equal(key[1:], key[:-1], out=repeat[1:])
-    del key
     if not repeat.any():
-        return order, np.zeros(0, np.int64)
+        return _runs(order, np.zeros(0, np.int64), key, span, ts)
     # The runs of copies only: each one's latest arrival, then its first row holding it.
     repeats = np.flatnonzero(repeat)
     members = _merged_ascending(repeats - 1, repeats)  # positions (in sorted order) of every copy
@@ -427,7 +458,24 @@ def _latest(primary: np.ndarray, ts: np.ndarray, received: np.ndarray) -> tuple[
     keep[members] = False
     keep[members[candidates[first]]] = True
     dropped = np.take(order, members[~keep[members]])
-    return np.compress(keep, order, out=empty(int(np.count_nonzero(keep)), order.dtype)), dropped
+    kept = int(np.count_nonzero(keep))
+    rows = np.compress(keep, order, out=empty(kept, order.dtype))
+    del order
+    return _runs(rows, dropped, np.compress(keep, key, out=empty(kept, key.dtype)), span, ts)
+
+
+def _runs(rows: np.ndarray, dropped: np.ndarray, key: np.ndarray, span: int | None, ts: np.ndarray) -> _Latest:
+    """`_Latest` of the kept `rows` and their sorted `key` (overwritten: it becomes their ts)."""
+    if span is None or len(rows) == 0:
+        return _Latest(rows, dropped)
+    first = int(ts[rows[0]]) - int(key[0]) % span  # key = primary * span + ts - first
+    primaries = np.floor_divide(key, span, out=empty(len(key), np.int64))
+    starts = np.flatnonzero(np.append(True, primaries[1:] != primaries[:-1]))
+    run_primaries = primaries[starts]
+    np.multiply(primaries, span, out=primaries)
+    kept_ts = np.subtract(key, primaries, out=key)
+    kept_ts += first
+    return _Latest(rows, dropped, run_primaries, np.diff(np.append(starts, len(rows))), kept_ts)
 
 
 def _merged_ascending(first: np.ndarray, second: np.ndarray) -> np.ndarray:
