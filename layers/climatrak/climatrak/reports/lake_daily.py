@@ -55,6 +55,7 @@ from climatrak.reports.lake_columns import (
 )
 from climatrak.reports.lake_objects import LakeObjects, lake_objects, read_each
 from climatrak.telemetry.lake import RAW_PREFIX, RAW_SCHEMA
+from climatrak.telemetry.lake import SORT_COLUMNS as RAW_SORT_COLUMNS
 
 DAILY_PREFIX = "telemetry/daily"
 SENSOR_DAILY_PREFIX = "aggregates/sensor_daily"
@@ -62,8 +63,9 @@ PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 
 STRING_COLUMNS = ("device_id", "sensor_id", "unit", "metric_type", "asset_tag", "via")
 NUMBER_COLUMNS = ("ts", "value", "site_id", "received_at")
-SORT_STRINGS = ("asset_tag", "sensor_id", "device_id")
-SORT_COLUMNS = (*SORT_STRINGS, "ts")
+# asset_tag (nulls last), sensor_id, device_id, ts: the order raw objects are written in too
+SORT_COLUMNS = RAW_SORT_COLUMNS
+SORT_STRINGS = SORT_COLUMNS[:-1]
 OTHER_STRINGS = tuple(name for name in STRING_COLUMNS if name not in SORT_STRINGS)
 # the aggregates' group, in the order the output is sorted
 GROUP_COLUMNS = ("asset_tag", "sensor_id", "device_id", "metric_type", "unit")
