@@ -219,21 +219,21 @@ class _CompactedEncoder:
             )
         self._writer.write_table(row_group, row_group_size=ROW_GROUP_ROWS)
 
-    def finish(self) -> Future[bytes]:
+    def finish(self) -> Future[memoryview]:
         """The file's bytes once every row group put so far is written (the thread then ends)."""
         encoded = self._thread.submit(self._close)
         self._thread.shutdown(wait=False)
         return encoded
 
-    def _close(self) -> bytes:
+    def _close(self) -> memoryview:
         if self._written is not None:
             self._written.result()  # a failed row group fails the file
         if self._writer is None:
-            return b""
+            return memoryview(b"")
         if self._metadata:
             self._writer.add_key_value_metadata(self._metadata)
         self._writer.close()
-        return bytes(self._sink.getvalue())
+        return memoryview(self._sink.getvalue()).cast("B")  # bytes-like without a copy
 
 
 # ---- compaction ---------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ class LoadedDay:
     previous: bytes | None  # the compacted object as it was
     merged: tuple[str, ...] = ()  # names of the raw objects the compacted table holds, sorted
     raw_objects_read: int = 0
-    encoded: Future[bytes] | None = field(default=None, repr=False, compare=False)  # the file to store
+    encoded: Future[memoryview] | None = field(default=None, repr=False, compare=False)  # the file to store
 
     @property
     def table(self) -> pa.Table:

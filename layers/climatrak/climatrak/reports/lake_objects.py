@@ -40,7 +40,7 @@ class LakeObjects(Protocol):
         """The object's bytes, None when it does not exist."""
         ...
 
-    def write(self, key: str, body: bytes, content_type: str) -> None: ...
+    def write(self, key: str, body: bytes | memoryview, content_type: str) -> None: ...
 
 
 class S3Objects:
@@ -63,12 +63,12 @@ class S3Objects:
             return None
         return body
 
-    def write(self, key: str, body: bytes, content_type: str) -> None:
+    def write(self, key: str, body: bytes | memoryview, content_type: str) -> None:
         # S3 checks the body against the digest, so a truncated upload can never replace a good file
         self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
-            Body=body,
+            Body=body if isinstance(body, bytes) else body.tobytes(),  # botocore takes bytes or files
             ContentType=content_type,
             ContentMD5=_content_md5(body),
         )
@@ -96,7 +96,7 @@ class LocalObjects:
         path = self._root / key
         return path.read_bytes() if path.is_file() else None
 
-    def write(self, key: str, body: bytes, content_type: str) -> None:
+    def write(self, key: str, body: bytes | memoryview, content_type: str) -> None:
         path = self._root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
@@ -133,7 +133,7 @@ def read_each(objects: LakeObjects, keys: list[str], parse: Callable[[bytes], T]
         return [future.result() for future in parsed]
 
 
-def _content_md5(body: bytes) -> str:
+def _content_md5(body: bytes | memoryview) -> str:
     return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
 
 
