@@ -86,6 +86,8 @@ def test_compaction_writes_one_sorted_deduplicated_zstd_object_and_keeps_the_raw
     metadata = parquet.metadata.row_group(0)
     assert metadata.column(0).compression == "ZSTD"
     assert metadata.column(0).statistics.has_min_max  # ts
+    assets = metadata.column(RAW_SCHEMA.get_field_index("asset_tag")).statistics
+    assert assets.has_min_max and assets.min == min(table.column("asset_tag").to_pylist())
     rows = table.select(["asset_tag", "sensor_id", "device_id", "ts"]).to_pylist()
     assert rows == sorted(rows, key=lambda row: (row["asset_tag"], row["sensor_id"], row["device_id"], row["ts"]))
     # the redelivered copy was received later: its copies won
