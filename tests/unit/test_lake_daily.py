@@ -314,6 +314,23 @@ def test_the_compacted_file_encoded_row_group_by_row_group_is_the_whole_table_en
     assert as_rows(pq.read_table(pa.BufferReader(body))) == expected_compacted(rows)
 
 
+def test_a_row_group_that_fails_to_encode_fails_the_compaction_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for index, table in enumerate(split(generated_rows(), 2, seed=1)):
+        path = tmp_path / "lake" / raw_key("acme", DAY, f"{index:04d}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+
+    def failing(self: object, row_group: pa.Table) -> None:
+        raise OSError("no space left")
+
+    monkeypatch.setattr(lake_daily._CompactedEncoder, "_write", failing)
+    with pytest.raises(OSError, match="no space left"):
+        compact_day(tmp_path, "lake", "acme", DAY)
+    assert not (tmp_path / "lake" / daily_key("acme", DAY)).exists()
+
+
 def test_a_rerun_reads_only_the_raw_objects_that_arrived_since(tmp_path: Path) -> None:
     rows = generated_rows()
     late = [{**row, "ts": row["ts"] + 7, "received_at": row["received_at"] + 3_600_000} for row in rows[:50]]

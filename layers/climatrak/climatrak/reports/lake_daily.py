@@ -515,8 +515,11 @@ def load_day(objects: LakeObjects, tenant: str, day: str) -> LoadedDay:
         return LoadedDay(_compact(tables), len(raw_keys), previous, names, 0)
     # Beyond the limit nothing is recorded (a rerun then reads every raw object again).
     encoder = _CompactedEncoder({MERGED_METADATA_KEY: ",".join(names)} if len(names) <= MERGED_NAMES_LIMIT else {})
-    compacted = _compact(tables, encoder)
-    return LoadedDay(compacted, len(raw_keys), previous, names, len(fresh), encoder.finish())
+    try:
+        compacted = _compact(tables, encoder)
+    finally:
+        encoded = encoder.finish()  # the encoder's thread ends either way
+    return LoadedDay(compacted, len(raw_keys), previous, names, len(fresh), encoded)
 
 
 def _merged_names(compacted: bytes) -> frozenset[str]:
