@@ -14,7 +14,13 @@ from climatrak.core.errors import Conflict
 from climatrak.core.http import ROUTE_PERMISSIONS, build_resolver, normalise_path
 from climatrak.core.identity import PERMISSIONS, Role
 from climatrak.ledger.energy_items import EnergyTariffItem
-from climatrak.ledger.energy_tariffs import EnergyTariffRepository, flag_for, holidays_for, tariff_in_force
+from climatrak.ledger.energy_tariffs import (
+    EnergyTariffRepository,
+    energy_terms,
+    flag_for,
+    holidays_for,
+    tariff_in_force,
+)
 from climatrak.registry.logic import create_tenant
 from functions.api import energy_routes
 from tests.integration.conftest import ApiClient, ApiResponse, LambdaContextStub
@@ -268,6 +274,25 @@ def test_the_month_flags_are_a_partial_map_over_a_default(client: ApiClient, set
     assert flag_for(tariffs, "2026-11") == "amarela"
     assert flag_for(tariffs, "2026-12") == "amarela"  # the default
     assert flag_for(tariffs, "2027-01-15") == "vermelha_2"
+
+
+def test_a_days_energy_terms_read_the_settings_item_once(client: ApiClient, settings: Any) -> None:
+    ok(client.request("PUT", SETTINGS, body={"default_flag": "amarela", "extra_holidays": ["2026-12-24"]}))
+    tariffs = repo(settings)
+    reads = 0
+    stored_settings = tariffs.energy_settings
+
+    def counted() -> Any:
+        nonlocal reads
+        reads += 1
+        return stored_settings()
+
+    tariffs.energy_settings = counted  # type: ignore[method-assign]
+    terms = energy_terms(tariffs, "2026-12-24")
+    assert reads == 1
+    assert terms.flag == "amarela" == flag_for(tariffs, "2026-12")
+    assert date(2026, 12, 24) in terms.holidays and terms.holidays == holidays_for(tariffs, "2026-12-24")
+    assert terms.tariff == tariff_in_force(tariffs, "2026-12-24")
 
 
 def test_the_days_without_a_peak_window_are_a_calendar_and_the_tenants_own_dates(

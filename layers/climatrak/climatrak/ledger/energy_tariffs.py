@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,7 @@ from climatrak.core.errors import DomainError
 from climatrak.core.identity import Principal
 from climatrak.core.timeutil import utc_now_iso
 from climatrak.ledger.energy_calendar import DEFAULT_HOLIDAY_CALENDAR, peak_free_holidays
-from climatrak.ledger.energy_items import EnergyTariffItem
+from climatrak.ledger.energy_items import EnergyMonthFlagItem, EnergySettingsItem, EnergyTariffItem
 from climatrak.ledger.energy_models import (
     DEFAULT_FLAG,
     RATE_PLACES,
@@ -308,15 +309,37 @@ def flag_for(repo: EnergyTariffRepository, month: str) -> str:
     """The tariff flag of business month `YYYY-MM` (a date in it works too): its own, else the
     tenant's default, else verde."""
     found = repo.month_flag(parse_month(month, "month", any_day=True))
-    if found is not None:
-        return str(found.flag)
-    stored = repo.energy_settings()
-    return str(stored.default_flag) if stored is not None and stored.default_flag else DEFAULT_FLAG
+    return _flag(found, repo.energy_settings() if found is None else None)
 
 
 def holidays_for(repo: EnergyTariffRepository, day: str) -> frozenset[date]:
     """The holidays of `day`'s year without a peak window (the tenant's calendar and its own)."""
+    return _peak_free(repo.energy_settings(), day)
+
+
+@dataclass(frozen=True)
+class EnergyTerms:
+    """What prices a business day's energy."""
+
+    tariff: EnergyTariff | None  # in force that day
+    flag: str  # the month's
+    holidays: frozenset[date]  # of the day's year, without a peak window
+
+
+def energy_terms(repo: EnergyTariffRepository, day: str) -> EnergyTerms:
+    """`tariff_in_force`, `flag_for` and `holidays_for` of `day`, the settings item read once."""
     stored = repo.energy_settings()
+    flag = _flag(repo.month_flag(parse_month(day, "month", any_day=True)), stored)
+    return EnergyTerms(tariff_in_force(repo, day), flag, _peak_free(stored, day))
+
+
+def _flag(month_flag: EnergyMonthFlagItem | None, stored: EnergySettingsItem | None) -> str:
+    if month_flag is not None:
+        return str(month_flag.flag)
+    return str(stored.default_flag) if stored is not None and stored.default_flag else DEFAULT_FLAG
+
+
+def _peak_free(stored: EnergySettingsItem | None, day: str) -> frozenset[date]:
     calendar = (stored.holiday_calendar if stored is not None else None) or DEFAULT_HOLIDAY_CALENDAR
-    extra = [str(day) for day in stored.extra_holidays or []] if stored is not None else []
+    extra = [str(holiday) for holiday in stored.extra_holidays or []] if stored is not None else []
     return peak_free_holidays(calendar, date.fromisoformat(day[:10]).year, extra)

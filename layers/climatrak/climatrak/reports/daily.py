@@ -16,7 +16,7 @@ from climatrak.core.config import Settings
 from climatrak.core.errors import NotFound
 from climatrak.core.money import ZERO, money
 from climatrak.ledger.energy_postings import post_energy
-from climatrak.ledger.energy_tariffs import EnergyTariffRepository, flag_for, holidays_for, tariff_in_force
+from climatrak.ledger.energy_tariffs import EnergyTariffRepository, energy_terms
 from climatrak.ledger.month_close import lock_due_month
 from climatrak.ledger.repository import LedgerRepository
 from climatrak.registry.repository import RegistryRepository
@@ -97,9 +97,8 @@ def _energy(
     if not by_asset:
         return []
     tariffs = EnergyTariffRepository(tenant, settings)
-    tariff = tariff_in_force(tariffs, day)
-    flag = flag_for(tariffs, day[:7])
-    holidays = holidays_for(tariffs, day)
+    terms = energy_terms(tariffs, day)
+    tariff, flag, holidays = terms.tariff, terms.flag, terms.holidays
     results: list[AssetEnergy] = []
     for asset_tag, kinds in sorted(by_asset.items()):
         # power readings when the asset has them (they split by time of use); its counters else
