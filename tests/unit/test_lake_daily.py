@@ -314,20 +314,31 @@ def test_the_compacted_file_encoded_row_group_by_row_group_is_the_whole_table_en
     assert as_rows(pq.read_table(pa.BufferReader(body))) == expected_compacted(rows)
 
 
+@pytest.mark.parametrize("failing_call", [0, 2])
 def test_a_row_group_that_fails_to_encode_fails_the_compaction_and_writes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: int
 ) -> None:
+    monkeypatch.setattr(lake_daily, "ROW_GROUP_ROWS", 500)
     for index, table in enumerate(split(generated_rows(), 2, seed=1)):
         path = tmp_path / "lake" / raw_key("acme", DAY, f"{index:04d}")
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path)
+    write = lake_daily._CompactedEncoder._write
+    calls = 0
 
-    def failing(self: object, row_group: pa.Table) -> None:
-        raise OSError("no space left")
+    def failing_once(self: Any, row_group: pa.Table) -> None:
+        # one row group fails and the writer would take the next ones: the file must not be stored
+        nonlocal calls
+        calls += 1
+        if calls - 1 == failing_call:
+            raise OSError("no space left")
+        write(self, row_group)
 
-    monkeypatch.setattr(lake_daily._CompactedEncoder, "_write", failing)
+    monkeypatch.setattr(lake_daily._CompactedEncoder, "_write", failing_once)
     with pytest.raises(OSError, match="no space left"):
         compact_day(tmp_path, "lake", "acme", DAY)
+    assert calls == failing_call + 1  # nothing is encoded after a failure
+    assert compact_tables(split(generated_rows(), 2, seed=1)).num_rows > 500 * (failing_call + 2)  # it had more
     assert not (tmp_path / "lake" / daily_key("acme", DAY)).exists()
 
 

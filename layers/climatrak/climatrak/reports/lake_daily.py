@@ -208,10 +208,19 @@ class _CompactedEncoder:
         self._sink = pa.BufferOutputStream()
         self._metadata = metadata
         self._writer: pq.ParquetWriter | None = None
-        self._written: Future[None] | None = None
+        # The first failure ends the file (the thread runs the tasks in order): a file missing a
+        # row group must never be stored, or its footer would name raw objects it does not hold.
+        self._failure: BaseException | None = None
 
     def put(self, row_group: pa.Table) -> None:
-        self._written = self._thread.submit(self._write, row_group)
+        self._thread.submit(self._write_unless_failed, row_group)
+
+    def _write_unless_failed(self, row_group: pa.Table) -> None:
+        if self._failure is None:
+            try:
+                self._write(row_group)
+            except BaseException as failure:
+                self._failure = failure
 
     def _write(self, row_group: pa.Table) -> None:
         if self._writer is None:
@@ -227,8 +236,8 @@ class _CompactedEncoder:
         return encoded
 
     def _close(self) -> memoryview:
-        if self._written is not None:
-            self._written.result()  # a failed row group fails the file
+        if self._failure is not None:
+            raise self._failure
         if self._writer is None:
             return memoryview(b"")
         if self._metadata:
@@ -431,8 +440,11 @@ def _one_asset_per_device(latest: _Latest, asset: Coded, sensor: Coded, device: 
         assets, _, devices = split_mixed_radix(latest.run_primaries, asset, sensor, device)
         pairs = np.sort(devices.astype(np.int64) * asset.radix + assets)
         pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])] if len(pairs) else pairs
-    else:
+    elif device.radix * asset.radix <= 4 * len(device.codes):
         pairs = np.flatnonzero(np.bincount(combine(device, asset), minlength=device.radix * asset.radix))
+    else:  # too many (device, asset) combinations for a table of counts: sort the pairs
+        pairs = np.sort(combine(device, asset))
+        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])] if len(pairs) else pairs
     owners = pairs // asset.radix  # ascending, once per (device, asset)
     return bool((owners[1:] != owners[:-1]).all())
 

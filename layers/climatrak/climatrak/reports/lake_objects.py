@@ -88,8 +88,9 @@ class LocalObjects:
         directory = prefix.rpartition("/")[0]
         keys: list[str] = []
         for folder, _, files in os.walk(self._root / directory):
-            relative = Path(folder).relative_to(self._root).as_posix().removeprefix(".")
-            keys.extend(key for name in files if (key := f"{relative}/{name}".lstrip("/")).startswith(prefix))
+            relative = Path(folder).relative_to(self._root).as_posix()
+            base = "" if relative == "." else f"{relative}/"
+            keys.extend(key for name in files if (key := base + name).startswith(prefix))
         return sorted(keys)
 
     def read(self, key: str) -> bytes | None:
