@@ -438,13 +438,11 @@ def _one_asset_per_device(latest: _Latest, asset: Coded, sensor: Coded, device: 
     if latest.run_primaries is not None and is_mixed_radix(asset, sensor, device):
         # the runs' primaries are the day's distinct (asset, sensor, device)
         assets, _, devices = split_mixed_radix(latest.run_primaries, asset, sensor, device)
-        pairs = np.sort(devices.astype(np.int64) * asset.radix + assets)
-        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])] if len(pairs) else pairs
+        pairs = _distinct(np.sort(devices.astype(np.int64) * asset.radix + assets))
     elif device.radix * asset.radix <= 4 * len(device.codes):
         pairs = np.flatnonzero(np.bincount(combine(device, asset), minlength=device.radix * asset.radix))
     else:  # too many (device, asset) combinations for a table of counts: sort the pairs
-        pairs = np.sort(combine(device, asset))
-        pairs = pairs[np.append(True, pairs[1:] != pairs[:-1])] if len(pairs) else pairs
+        pairs = _distinct(np.sort(combine(device, asset)))
     owners = pairs // asset.radix  # ascending, once per (device, asset)
     return bool((owners[1:] != owners[:-1]).all())
 
@@ -498,12 +496,17 @@ def _merged_ascending(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     np.unique, which numpy 2.3+ runs as a hash table: 60x slower on these sorted halves.)"""
     merged = np.concatenate((first, second))
     merged.sort(kind="stable")  # two ascending runs: one merge
-    if len(merged) < 2:
-        return merged
-    distinct = np.empty(len(merged), bool)
-    distinct[0] = True
-    np.not_equal(merged[1:], merged[:-1], out=distinct[1:])
-    return merged[distinct]
+    return _distinct(merged)
+
+
+def _distinct(ascending: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array."""
+    if len(ascending) < 2:
+        return ascending
+    new = np.empty(len(ascending), bool)
+    new[0] = True
+    np.not_equal(ascending[1:], ascending[:-1], out=new[1:])
+    return ascending[new]
 
 
 def load_day(objects: LakeObjects, tenant: str, day: str) -> LoadedDay:
